@@ -1,0 +1,28 @@
+# Messenger Operator. `make help` lists the targets.
+GO ?= go
+BIN ?= bin
+export CGO_ENABLED ?= 0
+
+.PHONY: help build test test-unit lint fmt dev clean
+
+help: ## Show this help
+	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*?## "}{printf "  %-14s %s\n",$$1,$$2}'
+
+build: ## Build bin/messenger-operator (static, CGO_ENABLED=0)
+	$(GO) build -o $(BIN)/messenger-operator .
+
+lint: ## go vet and a gofmt check
+	$(GO) vet ./...
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+fmt: ## gofmt every Go file
+	gofmt -w $$(git ls-files '*.go')
+
+test: lint build ## Run every test (unit, sandbox against real whatsmeow clients, ...)
+	MESSENGER_BINARY=$(CURDIR)/$(BIN)/messenger-operator CGO_ENABLED=1 $(GO) test -race -count=1 -timeout 30m ./...
+
+dev: build ## Start a sandbox network on 127.0.0.1:8900 (today's quick start; see README)
+	$(BIN)/messenger-operator sandbox --listen 127.0.0.1:8900
+
+clean: ## Remove build output
+	rm -rf $(BIN)
