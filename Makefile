@@ -3,7 +3,7 @@ GO ?= go
 BIN ?= bin
 export CGO_ENABLED ?= 0
 
-.PHONY: help build test test-unit lint fmt dev clean
+.PHONY: help build test test-unit lint fmt dev clean envtest-bins manifests generate
 
 help: ## Show this help
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*?## "}{printf "  %-14s %s\n",$$1,$$2}'
@@ -19,10 +19,21 @@ fmt: ## gofmt every Go file
 	gofmt -w $$(git ls-files '*.go')
 
 test: lint build ## Run every test (unit, sandbox against real whatsmeow clients, ...)
-	MESSENGER_BINARY=$(CURDIR)/$(BIN)/messenger-operator CGO_ENABLED=1 $(GO) test -race -count=1 -timeout 30m ./...
+	assets="$$(hack/envtest-bins.sh)" && KUBEBUILDER_ASSETS="$$assets" MESSENGER_BINARY=$(CURDIR)/$(BIN)/messenger-operator CGO_ENABLED=1 $(GO) test -race -count=1 -timeout 30m ./...
 
 dev: build ## Start a sandbox network on 127.0.0.1:8900 (today's quick start; see README)
 	$(BIN)/messenger-operator sandbox --listen 127.0.0.1:8900
+
+envtest-bins: ## Build kube-apiserver and etcd for envtest into a cache outside the repo (first run ~6 min)
+	@hack/envtest-bins.sh
+
+CONTROLLER_GEN ?= $(GO) run sigs.k8s.io/controller-tools/cmd/controller-gen@v0.23.0
+
+manifests: ## Regenerate the CRD and the operator's ClusterRole from the api/ and controllers/ markers
+	$(CONTROLLER_GEN) crd rbac:roleName=manager-role paths=./api/... paths=./controllers/... output:crd:artifacts:config=config/crd/bases output:rbac:artifacts:config=config/rbac
+
+generate: ## Regenerate deepcopy code of api/
+	$(CONTROLLER_GEN) object:headerFile=hack/boilerplate.go.txt paths=./api/...
 
 clean: ## Remove build output
 	rm -rf $(BIN)
