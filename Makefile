@@ -32,8 +32,8 @@ CONTROLLER_GEN ?= $(GO) run sigs.k8s.io/controller-tools/cmd/controller-gen@v0.2
 manifests: ## Regenerate the CRD and the operator's ClusterRole from the api/ and controllers/ markers
 	$(CONTROLLER_GEN) crd rbac:roleName=manager-role paths=./api/... paths=./controllers/... output:crd:artifacts:config=config/crd/bases output:rbac:artifacts:config=config/rbac
 
-generate: ## Regenerate deepcopy code of api/
-	$(CONTROLLER_GEN) object:headerFile=hack/boilerplate.go.txt paths=./api/...
+generate: ## Regenerate deepcopy and apply-configuration code of api/
+	$(CONTROLLER_GEN) object:headerFile=hack/boilerplate.go.txt applyconfiguration:headerFile=hack/boilerplate.go.txt paths=./api/...
 
 clean: ## Remove build output
 	rm -rf $(BIN)

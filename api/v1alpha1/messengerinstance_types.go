@@ -1,0 +1,225 @@
+package v1alpha1
+
+import (
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// DeletionPolicy says what happens to the WhatsApp session when a MessengerInstance is deleted.
+// +kubebuilder:validation:Enum=Retain;Logout
+type DeletionPolicy string
+
+const (
+	// DeletionPolicyRetain keeps the session: the data volume is retained and the linked device
+	// stays registered on the phone, so a new instance on the same volume resumes it.
+	DeletionPolicyRetain DeletionPolicy = "Retain"
+	// DeletionPolicyLogout asks the instance to log the account out before its children go, and
+	// deletes the data volume with the StatefulSet.
+	DeletionPolicyLogout DeletionPolicy = "Logout"
+)
+
+// SecretKeyReference points at one key of a Secret in the instance's namespace.
+type SecretKeyReference struct {
+	// name of the Secret, in the namespace of the MessengerInstance.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`
+	// +required
+	Name string `json:"name"`
+	// key inside the Secret; each reference documents its default.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:Pattern=`^[-._a-zA-Z0-9]+$`
+	// +optional
+	Key string `json:"key,omitempty"`
+}
+
+// WebhookSpec configures where the instance posts incoming messages and acks.
+type WebhookSpec struct {
+	// url receives the webhook POSTs; it must be an absolute http or https URL.
+	// +kubebuilder:validation:MaxLength=2048
+	// +kubebuilder:validation:XValidation:rule="isURL(self) && url(self).getScheme() in ['http', 'https'] && url(self).getHostname() != ''",message="webhook.url must be an absolute http:// or https:// URL"
+	// +required
+	URL string `json:"url"`
+	// secretRef names the Standard Webhooks signing key (`whsec_<base64>` or raw); key defaults to
+	// "secret". Without it webhooks are sent unsigned.
+	// +optional
+	SecretRef *SecretKeyReference `json:"secretRef,omitempty"`
+	// ackNotifications adds delivery acks (sent, delivered, viewed, failed) to webhook payloads.
+	// +optional
+	AckNotifications bool `json:"ackNotifications,omitempty"`
+}
+
+// StorageSpec sizes the PersistentVolumeClaim that holds the SQLite store and media.
+type StorageSpec struct {
+	// size of the volume, a Kubernetes quantity such as 1Gi (the default).
+	// +kubebuilder:default="1Gi"
+	// +kubebuilder:validation:XValidation:rule="quantity(string(self)).isGreaterThan(quantity('0'))",message="storage.size must be a positive quantity such as 1Gi"
+	// +optional
+	Size *resource.Quantity `json:"size,omitempty"`
+	// storageClassName of the volume; empty uses the cluster's default class.
+	// +kubebuilder:validation:MaxLength=253
+	// +optional
+	StorageClassName *string `json:"storageClassName,omitempty"`
+}
+
+// DatabaseSpec stores the session in PostgreSQL instead of SQLite on a volume.
+type DatabaseSpec struct {
+	// secretRef names the PostgreSQL DSN (`postgres://…`); key defaults to "dsn".
+	// +required
+	SecretRef SecretKeyReference `json:"secretRef"`
+}
+
+// ProxySpec routes the WhatsApp connection through a proxy.
+type ProxySpec struct {
+	// secretRef names the proxy URL (`socks5://…` or `http://…`, credentials included); key
+	// defaults to "url".
+	// +required
+	SecretRef SecretKeyReference `json:"secretRef"`
+}
+
+// MessengerInstanceSpec is the desired state of one WhatsApp account. Every field is optional.
+// +kubebuilder:validation:XValidation:rule="!(has(self.storage) && has(self.database))",message="storage and database are mutually exclusive: the session lives either on a volume or in PostgreSQL"
+// +kubebuilder:validation:XValidation:rule="has(self.storage) == has(oldSelf.storage) && has(self.database) == has(oldSelf.database)",message="the session backend (storage or database) cannot be switched after creation"
+type MessengerInstanceSpec struct {
+	// image of the instance server; empty uses the operator's --instance-image.
+	// +kubebuilder:validation:MaxLength=512
+	// +optional
+	Image string `json:"image,omitempty"`
+	// suspend scales the instance to zero pods and keeps its session for later.
+	// +optional
+	Suspend bool `json:"suspend,omitempty"`
+	// webhook configures delivery of incoming messages and acks.
+	// +optional
+	Webhook *WebhookSpec `json:"webhook,omitempty"`
+	// tokenSecretRef names the API token that clients must present; key defaults to "token".
+	// Without it the operator generates the Secret <name>-token once and never overwrites it.
+	// +optional
+	TokenSecretRef *SecretKeyReference `json:"tokenSecretRef,omitempty"`
+	// storage sizes the volume that holds the SQLite store and media (1Gi by default when
+	// database is not set). Immutable: a StatefulSet cannot change its volume claims.
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="storage is immutable"
+	// +optional
+	Storage *StorageSpec `json:"storage,omitempty"`
+	// database stores the session in PostgreSQL instead of SQLite on a volume.
+	// +optional
+	Database *DatabaseSpec `json:"database,omitempty"`
+	// networkURL points the instance at a sandbox network instead of the real WhatsApp service.
+	// +kubebuilder:validation:MaxLength=2048
+	// +kubebuilder:validation:XValidation:rule="isURL(self) && url(self).getScheme() in ['http', 'https'] && url(self).getHostname() != ''",message="networkURL must be an absolute http:// or https:// URL"
+	// +optional
+	NetworkURL string `json:"networkURL,omitempty"`
+	// proxy routes the WhatsApp connection through a proxy.
+	// +optional
+	Proxy *ProxySpec `json:"proxy,omitempty"`
+	// resources of the instance container.
+	// +optional
+	Resources *corev1.ResourceRequirements `json:"resources,omitempty"`
+	// nodeSelector of the instance pod.
+	// +optional
+	NodeSelector map[string]string `json:"nodeSelector,omitempty"`
+	// tolerations of the instance pod.
+	// +optional
+	// +listType=atomic
+	Tolerations []corev1.Toleration `json:"tolerations,omitempty"`
+	// affinity of the instance pod.
+	// +optional
+	Affinity *corev1.Affinity `json:"affinity,omitempty"`
+	// deletionPolicy says what happens to the session when this resource is deleted: Retain (the
+	// default) keeps the volume; Logout logs the account out first and deletes the volume.
+	// +kubebuilder:default=Retain
+	// +optional
+	DeletionPolicy DeletionPolicy `json:"deletionPolicy,omitempty"`
+}
+
+// MessengerInstanceStatus is the observed state. The operator writes observedGeneration, the
+// Ready, Reconciling and Stalled conditions, endpoint, tokenSecretName and lastHandledReboot; the
+// instance's kube agent writes the account fields and the Authenticated condition with
+// server-side apply under its own field manager.
+type MessengerInstanceStatus struct {
+	// observedGeneration is the metadata.generation the operator last reconciled.
+	// +optional
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+	// conditions: Ready, Reconciling and Stalled (kstatus style, set by the operator) and
+	// Authenticated (set by the instance).
+	// +listType=map
+	// +listMapKey=type
+	// +optional
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+	// accountStatus of the WhatsApp account: init, loading, got qr code or authenticated.
+	// +optional
+	AccountStatus string `json:"accountStatus,omitempty"`
+	// qrCode to scan while accountStatus is "got qr code", as a data:image/png;base64 URI.
+	// Anyone who can read this resource can pair a phone with it.
+	// +optional
+	QRCode string `json:"qrCode,omitempty"`
+	// phone number of the authenticated account.
+	// +optional
+	Phone string `json:"phone,omitempty"`
+	// webhookUrl the instance actually posts to.
+	// +optional
+	WebhookURL string `json:"webhookUrl,omitempty"`
+	// endpoint is the in-cluster URL of the instance's HTTP API.
+	// +optional
+	Endpoint string `json:"endpoint,omitempty"`
+	// tokenSecretName is the Secret that holds the API token (key "token" unless tokenSecretRef
+	// says otherwise).
+	// +optional
+	TokenSecretName string `json:"tokenSecretName,omitempty"`
+	// queueLength is the number of outgoing messages not yet sent.
+	// +optional
+	QueueLength int64 `json:"queueLength,omitempty"`
+	// lastMessageNumber is the highest messageNumber given to a message.
+	// +optional
+	LastMessageNumber int64 `json:"lastMessageNumber,omitempty"`
+	// lastHandledReboot is the last value of the messenger-operator.io/reboot annotation acted on.
+	// +optional
+	LastHandledReboot string `json:"lastHandledReboot,omitempty"`
+	// lastHandledLogout is the last value of the messenger-operator.io/logout annotation acted on.
+	// +optional
+	LastHandledLogout string `json:"lastHandledLogout,omitempty"`
+}
+
+// MessengerInstance runs one WhatsApp account: a StatefulSet of one pod serving the Chat API,
+// with its Service, token Secret and a ServiceAccount that may only touch this resource.
+//
+// +genclient
+// +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
+// +kubebuilder:resource:shortName=mi,categories=messenger
+// +kubebuilder:printcolumn:name="Status",type=string,JSONPath=`.status.accountStatus`
+// +kubebuilder:printcolumn:name="Phone",type=string,JSONPath=`.status.phone`
+// +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+// +kubebuilder:validation:XValidation:rule="!has(self.spec) || !has(self.spec.tokenSecretRef) || self.spec.tokenSecretRef.name != self.metadata.name + '-token'",message="spec.tokenSecretRef must not name <name>-token: that name is reserved for the generated token Secret"
+type MessengerInstance struct {
+	metav1.TypeMeta `json:",inline"`
+	// metadata is the standard object metadata.
+	// +optional
+	metav1.ObjectMeta `json:"metadata,omitzero"`
+
+	// spec is the desired state.
+	// +optional
+	Spec MessengerInstanceSpec `json:"spec,omitzero"`
+
+	// status is the observed state.
+	// +optional
+	Status MessengerInstanceStatus `json:"status,omitzero"`
+}
+
+// MessengerInstanceList is a list of MessengerInstances.
+//
+// +kubebuilder:object:root=true
+type MessengerInstanceList struct {
+	metav1.TypeMeta `json:",inline"`
+	// metadata is the standard list metadata.
+	// +optional
+	metav1.ListMeta `json:"metadata,omitzero"`
+	// items are the MessengerInstances.
+	Items []MessengerInstance `json:"items"`
+}
+
+func init() {
+	SchemeBuilder.Register(&MessengerInstance{}, &MessengerInstanceList{})
+}
