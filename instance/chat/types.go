@@ -1,0 +1,120 @@
+package chat
+
+// Message types of the Chat API (the "type" field of a message).
+const (
+	TypeChat     = "chat"
+	TypeImage    = "image"
+	TypeVideo    = "video"
+	TypeAudio    = "audio"
+	TypePTT      = "ptt"
+	TypeDocument = "document"
+	TypeSticker  = "sticker"
+	TypeLocation = "location"
+	TypeVCard    = "vcard"
+	TypeCallLog  = "call_log"
+	// TypeSystem covers group and security notifications.
+	TypeSystem = "e2e_notification"
+	// TypeRevoked is a message deleted by its sender.
+	TypeRevoked = "revoked"
+)
+
+// IsMedia reports whether messages of type t carry a downloadable file in body.
+func IsMedia(t string) bool {
+	switch t {
+	case TypeImage, TypeVideo, TypeAudio, TypePTT, TypeDocument, TypeSticker:
+		return true
+	}
+	return false
+}
+
+// Message is one journal entry as GET /messages and webhooks show it.
+type Message struct {
+	// ID is true|false_<chatId>_<whatsapp id>.
+	ID string `json:"id"`
+	// Body is the text for "chat", or a link to the file for media types.
+	Body string `json:"body"`
+	// Type is one of the Type constants.
+	Type string `json:"type"`
+	// SenderName is the push name of the sender.
+	SenderName string `json:"senderName"`
+	// FromMe is true for outgoing messages.
+	FromMe bool `json:"fromMe"`
+	// Author is the chat id of the sender (useful in groups).
+	Author string `json:"author"`
+	// Time is the send time, unix seconds.
+	Time int64 `json:"time"`
+	// ChatID is the chat the message belongs to.
+	ChatID string `json:"chatId"`
+	// MessageNumber is the sequence number of the message in the journal.
+	MessageNumber int64 `json:"messageNumber"`
+	// Caption is the text under a media message.
+	Caption string `json:"caption,omitempty"`
+	// ChatName is the group subject or contact name when known.
+	ChatName string `json:"chatName,omitempty"`
+	// QuotedMsgID is the id of the message this one replies to.
+	QuotedMsgID string `json:"quotedMsgId,omitempty"`
+	// QuotedMsgBody is the body of the quoted message when known.
+	QuotedMsgBody string `json:"quotedMsgBody,omitempty"`
+	// IsForwarded marks forwarded messages.
+	IsForwarded bool `json:"isForwarded,omitempty"`
+	// FileName is the file name of a document.
+	FileName string `json:"fileName,omitempty"`
+	// MimeType is the MIME type of a media message.
+	MimeType string `json:"mimeType,omitempty"`
+}
+
+// Ack statuses of webhook ack entries.
+const (
+	AckSent      = "sent"
+	AckDelivered = "delivered"
+	AckViewed    = "viewed"
+	AckFailed    = "failed"
+)
+
+// AckRank orders ack statuses so that an ack never goes backwards (viewed after delivered, never
+// the reverse). Unknown statuses rank 0.
+func AckRank(status string) int {
+	switch status {
+	case AckSent:
+		return 1
+	case AckDelivered:
+		return 2
+	case AckViewed:
+		return 3
+	case AckFailed:
+		return 4
+	}
+	return 0
+}
+
+// Ack is one delivery event of an outgoing message.
+type Ack struct {
+	ID          string `json:"id"`
+	QueueNumber int64  `json:"queueNumber"`
+	ChatID      string `json:"chatId"`
+	Status      string `json:"status"`
+	// Reason explains a failed status.
+	Reason string `json:"reason,omitempty"`
+}
+
+// QueueItem is one entry of GET /showMessagesQueue.
+type QueueItem struct {
+	// ID is the queue number.
+	ID       int64  `json:"id"`
+	Body     string `json:"body"`
+	Type     string `json:"type"`
+	ChatID   string `json:"chatId"`
+	LastTry  int64  `json:"last_try"`
+	Metadata string `json:"metadata"`
+	// MessageID is the message id the item will have once sent.
+	MessageID string `json:"messageId"`
+	// Status is queued or sending.
+	Status string `json:"status"`
+}
+
+// WebhookPayload is the body POSTed to the webhook URL.
+type WebhookPayload struct {
+	InstanceID string    `json:"instanceId"`
+	Messages   []Message `json:"messages"`
+	Ack        []Ack     `json:"ack"`
+}

@@ -1,0 +1,186 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/messenger-operator/messenger-operator/instance/chat"
+)
+
+// AppendMessage puts a message (incoming, or sent from another device of the account) in the journal
+// with the next message number and in the webhook outbox, in one transaction. A message whose id is
+// already in the journal is not added again: the stored one is returned with added false.
+func (s *Store) AppendMessage(ctx context.Context, m chat.Message) (chat.Message, bool, error) {
+	mid, err := chat.ParseMessageID(m.ID)
+	if err != nil {
+		return chat.Message{}, false, fmt.Errorf("append message: %w", err)
+	}
+	if m.ChatID == "" {
+		m.ChatID = mid.Chat.String()
+	}
+	if m.Time == 0 {
+		m.Time = time.Now().Unix()
+	}
+	var out chat.Message
+	var added bool
+	err = s.write(ctx, func(ctx context.Context, tx *wtx) error {
+		var err error
+		out, added, err = s.appendMessage(ctx, tx, m, mid.WAID)
+		return err
+	})
+	if err != nil {
+		return chat.Message{}, false, fmt.Errorf("append message: %w", err)
+	}
+	return out, added, nil
+}
+
+func (s *Store) appendMessage(ctx context.Context, tx *wtx, m chat.Message, waID string) (chat.Message, bool, error) {
+	var data string
+	err := tx.QueryRowContext(ctx, `SELECT data FROM mo_messages WHERE id = $1`, m.ID).Scan(&data)
+	switch {
+	case err == nil:
+		var old chat.Message
+		if err := json.Unmarshal([]byte(data), &old); err != nil {
+			return chat.Message{}, false, fmt.Errorf("decoding stored message %s: %w", m.ID, err)
+		}
+		return old, false, nil
+	case !errors.Is(err, sql.ErrNoRows):
+		return chat.Message{}, false, fmt.Errorf("looking up message %s: %w", m.ID, err)
+	}
+	n, err := nextNumbers(ctx, tx, "message", 1)
+	if err != nil {
+		return chat.Message{}, false, err
+	}
+	m.MessageNumber = n
+	raw, err := json.Marshal(m)
+	if err != nil {
+		return chat.Message{}, false, fmt.Errorf("encoding message: %w", err)
+	}
+	_, err = tx.ExecContext(ctx, `INSERT INTO mo_messages (message_number, id, wa_id, chat_id, from_me, type, time, data)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`, n, m.ID, waID, m.ChatID, m.FromMe, m.Type, m.Time, string(raw))
+	if err != nil {
+		return chat.Message{}, false, fmt.Errorf("inserting message: %w", err)
+	}
+	if s.Settings().WebhookURL != "" {
+		if err := s.addEvent(ctx, tx, eventMessage, raw); err != nil {
+			return chat.Message{}, false, err
+		}
+	}
+	return m, true, nil
+}
+
+// Messages returns up to limit messages with a number above after, in order.
+func (s *Store) Messages(ctx context.Context, after int64, limit int) ([]chat.Message, error) {
+	return s.queryMessages(ctx, `SELECT data FROM mo_messages WHERE message_number > $1
+		ORDER BY message_number LIMIT $2`, after, limit)
+}
+
+// LastMessages returns the last n messages, oldest first.
+func (s *Store) LastMessages(ctx context.Context, n int) ([]chat.Message, error) {
+	msgs, err := s.queryMessages(ctx, `SELECT data FROM mo_messages ORDER BY message_number DESC LIMIT $1`, n)
+	if err != nil {
+		return nil, err
+	}
+	for i, j := 0, len(msgs)-1; i < j; i, j = i+1, j-1 {
+		msgs[i], msgs[j] = msgs[j], msgs[i]
+	}
+	return msgs, nil
+}
+
+// LastMessageNumber returns the highest message number given so far (0 if none).
+func (s *Store) LastMessageNumber(ctx context.Context) (int64, error) {
+	var n int64
+	if err := s.db.QueryRowContext(ctx, `SELECT value FROM mo_counters WHERE name = 'message'`).Scan(&n); err != nil {
+		return 0, fmt.Errorf("reading last message number: %w", err)
+	}
+	return n, nil
+}
+
+func (s *Store) queryMessages(ctx context.Context, query string, args ...any) ([]chat.Message, error) {
+	rows, err := s.db.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("querying messages: %w", err)
+	}
+	defer func() { _ = rows.Close() }()
+	msgs := []chat.Message{}
+	for rows.Next() {
+		var data string
+		if err := rows.Scan(&data); err != nil {
+			return nil, fmt.Errorf("reading message row: %w", err)
+		}
+		var m chat.Message
+		if err := json.Unmarshal([]byte(data), &m); err != nil {
+			return nil, fmt.Errorf("decoding message: %w", err)
+		}
+		msgs = append(msgs, m)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("reading messages: %w", err)
+	}
+	return msgs, nil
+}
+
+// RecordAck records a delivery event (delivered, viewed) for an outgoing message known by its
+// WhatsApp id, and puts an ack in the webhook outbox when ack notifications are on. Acks never go
+// backwards: a delivered after viewed is ignored. Unknown ids are ignored (false).
+func (s *Store) RecordAck(ctx context.Context, waID, status string) (bool, error) {
+	if chat.AckRank(status) == 0 {
+		return false, fmt.Errorf("record ack: unknown status %q", status)
+	}
+	var recorded bool
+	err := s.write(ctx, func(ctx context.Context, tx *wtx) error {
+		var err error
+		recorded, err = s.recordAck(ctx, tx, waID, status)
+		return err
+	})
+	if err != nil {
+		return false, fmt.Errorf("record ack: %w", err)
+	}
+	return recorded, nil
+}
+
+func (s *Store) recordAck(ctx context.Context, tx *wtx, waID, status string) (bool, error) {
+	ack := chat.Ack{Status: status}
+	var prev string
+	err := tx.QueryRowContext(ctx, `SELECT queue_number, message_id, chat_id, ack FROM mo_queue WHERE wa_id = $1`,
+		waID).Scan(&ack.QueueNumber, &ack.ID, &ack.ChatID, &prev)
+	inQueue := err == nil
+	if errors.Is(err, sql.ErrNoRows) {
+		err = tx.QueryRowContext(ctx, `SELECT id, chat_id, ack FROM mo_messages WHERE wa_id = $1 AND from_me = $2`,
+			waID, true).Scan(&ack.ID, &ack.ChatID, &prev)
+	}
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("looking up message %s: %w", waID, err)
+	}
+	if chat.AckRank(status) <= chat.AckRank(prev) {
+		return false, nil
+	}
+	table := "mo_messages"
+	if inQueue {
+		table = "mo_queue"
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE `+table+` SET ack = $1 WHERE wa_id = $2`, status, waID); err != nil {
+		return false, fmt.Errorf("updating ack of %s: %w", waID, err)
+	}
+	return true, s.addAck(ctx, tx, ack)
+}
+
+// addAck puts an ack in the webhook outbox when webhooks and ack notifications are on.
+func (s *Store) addAck(ctx context.Context, tx *wtx, a chat.Ack) error {
+	st := s.Settings()
+	if st.WebhookURL == "" || !st.AckNotifications {
+		return nil
+	}
+	raw, err := json.Marshal(a)
+	if err != nil {
+		return fmt.Errorf("encoding ack: %w", err)
+	}
+	return s.addEvent(ctx, tx, eventAck, raw)
+}

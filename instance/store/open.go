@@ -1,0 +1,198 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" database/sql driver
+	_ "modernc.org/sqlite"             // the "sqlite" database/sql driver
+)
+
+// Dialect names the SQL database behind a Store.
+type Dialect string
+
+const (
+	// SQLite is modernc.org/sqlite (driver name "sqlite").
+	SQLite Dialect = "sqlite"
+	// Postgres is PostgreSQL through pgx (driver name "pgx").
+	Postgres Dialect = "postgres"
+)
+
+// DefaultFileName is the SQLite file created in the data directory.
+const DefaultFileName = "messenger.db"
+
+// Options configure Open.
+type Options struct {
+	// Database is empty (SQLite file in DataDir), a postgres:// or postgresql:// URL, or
+	// sqlite:<path> / file:<path> for an explicit SQLite file.
+	Database string
+	// DataDir holds the SQLite file when Database is empty.
+	DataDir string
+	// MaxBatch caps how many write requests share one transaction; 1 turns group commit off
+	// (one transaction per request). Zero means 256.
+	MaxBatch int
+	// Logger receives operational logs; nil discards them.
+	Logger *slog.Logger
+}
+
+// Store is the durable state of one instance. It is safe for concurrent use.
+type Store struct {
+	db      *sql.DB
+	dialect Dialect
+	log     *slog.Logger
+
+	writes    chan *writeReq
+	maxBatch  int
+	stop      chan struct{}
+	writerEnd chan struct{}
+	closeOnce sync.Once
+
+	settings atomic.Pointer[Settings]
+	webhook  chan struct{}
+	waiters  waiters
+	batches  atomic.Int64
+	commits  atomic.Int64
+}
+
+// Open opens (creating if needed) the database named by opts, applies the schema migrations and
+// starts the writer.
+func Open(ctx context.Context, opts Options) (*Store, error) {
+	dialect, driver, dsn, err := dataSource(opts)
+	if err != nil {
+		return nil, err
+	}
+	db, err := sql.Open(driver, dsn)
+	if err != nil {
+		return nil, fmt.Errorf("opening %s database: %w", dialect, err)
+	}
+	if dialect == SQLite {
+		db.SetMaxOpenConns(8)
+		db.SetMaxIdleConns(8)
+	} else {
+		db.SetMaxOpenConns(16)
+		db.SetMaxIdleConns(16)
+	}
+	if err := db.PingContext(ctx); err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("connecting to %s database: %w", dialect, err)
+	}
+	s := &Store{
+		db: db, dialect: dialect, log: opts.Logger,
+		writes: make(chan *writeReq, 1024), maxBatch: opts.MaxBatch,
+		stop: make(chan struct{}), writerEnd: make(chan struct{}),
+		webhook: make(chan struct{}, 1),
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.maxBatch <= 0 {
+		s.maxBatch = 256
+	}
+	s.waiters.m = map[int64][]chan struct{}{}
+	if err := s.migrate(ctx); err != nil {
+		_ = db.Close()
+		return nil, err
+	}
+	if err := s.loadSettings(ctx); err != nil {
+		_ = db.Close()
+		return nil, err
+	}
+	go s.writer()
+	if err := s.recoverSending(ctx); err != nil {
+		_ = s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// dataSource turns options into a dialect, a database/sql driver name and a DSN.
+func dataSource(opts Options) (Dialect, string, string, error) {
+	d := strings.TrimSpace(opts.Database)
+	switch {
+	case strings.HasPrefix(d, "postgres://"), strings.HasPrefix(d, "postgresql://"):
+		return Postgres, "pgx", d, nil
+	case d == "":
+		if opts.DataDir == "" {
+			return "", "", "", errors.New("store: a data directory or a database URL is required")
+		}
+		if err := os.MkdirAll(opts.DataDir, 0o700); err != nil {
+			return "", "", "", fmt.Errorf("creating data directory: %w", err)
+		}
+		return SQLite, "sqlite", sqliteDSN(filepath.Join(opts.DataDir, DefaultFileName)), nil
+	case strings.HasPrefix(d, "sqlite:"), strings.HasPrefix(d, "file:"):
+		path := strings.TrimPrefix(strings.TrimPrefix(d, "sqlite:"), "file:")
+		path = strings.TrimPrefix(path, "//")
+		if path == "" {
+			return "", "", "", fmt.Errorf("store: database %q names no file", d)
+		}
+		return SQLite, "sqlite", sqliteDSN(path), nil
+	}
+	return "", "", "", fmt.Errorf("store: unsupported database %q: want postgres://…, sqlite:<path> or empty", redactDSN(d))
+}
+
+func sqliteDSN(path string) string {
+	q := url.Values{}
+	q.Add("_pragma", "foreign_keys(1)")
+	q.Add("_pragma", "busy_timeout(10000)")
+	q.Add("_pragma", "journal_mode(WAL)")
+	q.Add("_pragma", "synchronous(FULL)")
+	q.Set("_txlock", "immediate")
+	return "file:" + path + "?" + q.Encode()
+}
+
+// redactDSN hides a password in a database URL for error messages.
+func redactDSN(d string) string {
+	u, err := url.Parse(d)
+	if err != nil || u.User == nil {
+		return d
+	}
+	return u.Redacted()
+}
+
+// DB returns the underlying database handle, e.g. for whatsmeow's sqlstore.NewWithDB so that its
+// store lives in the same database. Do not close it; Close the Store.
+func (s *Store) DB() *sql.DB { return s.db }
+
+// Dialect returns the kind of database behind the store.
+func (s *Store) Dialect() Dialect { return s.dialect }
+
+// WhatsmeowDialect returns the dialect string whatsmeow's sqlstore.NewWithDB expects for DB().
+func (s *Store) WhatsmeowDialect() string {
+	if s.dialect == Postgres {
+		return "postgres"
+	}
+	return "sqlite"
+}
+
+// Close stops the writer (after it finishes queued writes) and closes the database.
+func (s *Store) Close() error {
+	var err error
+	s.closeOnce.Do(func() {
+		close(s.stop)
+		<-s.writerEnd
+		err = s.db.Close()
+	})
+	return err
+}
+
+// WebhookWake signals (coalesced) each time webhook events were committed.
+func (s *Store) WebhookWake() <-chan struct{} { return s.webhook }
+
+func (s *Store) wakeWebhook() {
+	select {
+	case s.webhook <- struct{}{}:
+	default:
+	}
+}
+
+// Stats returns how many write transactions were committed and how many write requests they held.
+func (s *Store) Stats() (commits, requests int64) { return s.commits.Load(), s.batches.Load() }

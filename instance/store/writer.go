@@ -1,0 +1,134 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+)
+
+// ErrClosed is returned by writes after Close.
+var ErrClosed = errors.New("store closed")
+
+// wtx is the transaction a write request runs in, with callbacks to run after the commit.
+type wtx struct {
+	*sql.Tx
+	after []func()
+}
+
+// onCommit schedules f to run once the transaction has committed.
+func (t *wtx) onCommit(f func()) { t.after = append(t.after, f) }
+
+type writeReq struct {
+	fn    func(ctx context.Context, tx *wtx) error
+	done  chan error
+	after []func()
+}
+
+// write runs fn in the writer's transaction and waits for the commit. fn may be run more than once
+// (after a failed shared transaction), so it must only touch the database and its own results.
+func (s *Store) write(ctx context.Context, fn func(ctx context.Context, tx *wtx) error) error {
+	req := &writeReq{fn: fn, done: make(chan error, 1)}
+	select {
+	case s.writes <- req:
+	case <-s.stop:
+		return ErrClosed
+	case <-ctx.Done():
+		return fmt.Errorf("waiting for the store writer: %w", ctx.Err())
+	}
+	// Once submitted the request is committed or refused as a whole; wait for the answer so the
+	// caller never reports failure for a committed write.
+	err := <-req.done
+	if err == nil {
+		for _, f := range req.after {
+			f()
+		}
+	}
+	return err
+}
+
+// writer runs write requests, grouping those that wait into one transaction.
+func (s *Store) writer() {
+	defer close(s.writerEnd)
+	for {
+		var first *writeReq
+		select {
+		case first = <-s.writes:
+		case <-s.stop:
+			s.drainWrites()
+			return
+		}
+		batch := []*writeReq{first}
+	fill:
+		for len(batch) < s.maxBatch {
+			select {
+			case r := <-s.writes:
+				batch = append(batch, r)
+			default:
+				break fill
+			}
+		}
+		s.runBatch(batch)
+	}
+}
+
+// drainWrites answers requests still queued at Close.
+func (s *Store) drainWrites() {
+	for {
+		select {
+		case r := <-s.writes:
+			s.runBatch([]*writeReq{r})
+		default:
+			return
+		}
+	}
+}
+
+func (s *Store) runBatch(batch []*writeReq) {
+	// The writer's transactions are not tied to any caller's context: a request that was accepted
+	// is finished even if its caller went away.
+	ctx := context.Background()
+	err := s.runTx(ctx, batch)
+	if err == nil || len(batch) == 1 {
+		for _, r := range batch {
+			r.done <- err
+		}
+		return
+	}
+	// One request spoilt the shared transaction: run each alone so only it fails.
+	for _, r := range batch {
+		r.done <- s.runTx(ctx, []*writeReq{r})
+	}
+}
+
+func (s *Store) runTx(ctx context.Context, batch []*writeReq) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	for _, r := range batch {
+		t := &wtx{Tx: tx}
+		if err := r.fn(ctx, t); err != nil {
+			_ = tx.Rollback()
+			return err
+		}
+		r.after = t.after
+	}
+	if err := commit(tx); err != nil {
+		return err
+	}
+	s.commits.Add(1)
+	s.batches.Add(int64(len(batch)))
+	return nil
+}
+
+// nextNumbers reserves n consecutive numbers of the named counter and returns the first.
+func nextNumbers(ctx context.Context, tx *wtx, name string, n int64) (int64, error) {
+	var last int64
+	err := tx.QueryRowContext(ctx, `UPDATE mo_counters SET value = value + $1 WHERE name = $2 RETURNING value`,
+		n, name).Scan(&last)
+	if err != nil {
+		return 0, fmt.Errorf("advancing counter %s: %w", name, err)
+	}
+	return last - n + 1, nil
+}
