@@ -50,6 +50,13 @@ func FetchInfo(ctx context.Context, baseURL string) (Info, error) {
 // trustMu serialises changes of whatsmeow's process-wide trust root.
 var trustMu sync.Mutex
 
+// Trust installs key as whatsmeow's Noise trust root for the whole process.
+func Trust(key [32]byte) {
+	trustMu.Lock()
+	whatsmeow.WACertPubKey = key
+	trustMu.Unlock()
+}
+
 // Configure makes cli talk to the sandbox at baseURL: it installs the sandbox's root key as
 // whatsmeow's trust root (process-wide) and routes the websocket and media HTTP to the sandbox.
 // Call it before cli.Connect.
@@ -62,9 +69,7 @@ func Configure(ctx context.Context, cli *whatsmeow.Client, baseURL string) error
 	if err != nil || len(key) != 32 {
 		return fmt.Errorf("sandbox at %s published an invalid root key", baseURL)
 	}
-	trustMu.Lock()
-	whatsmeow.WACertPubKey = [32]byte(key)
-	trustMu.Unlock()
+	Trust([32]byte(key))
 	h, err := HTTPClient(baseURL)
 	if err != nil {
 		return err

@@ -1,0 +1,230 @@
+package sandbox
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+)
+
+// Limits of the admin API.
+const (
+	maxAdminBody = 24 << 20 // a message may carry a base64 attachment
+	adminTimeout = 60 * time.Second
+	scanTimeout  = 20 * time.Second
+)
+
+// adminRoutes mounts the admin REST API under /sandbox/.
+func (s *Server) adminRoutes(mux *http.ServeMux) {
+	mux.HandleFunc("GET /sandbox/info", s.handleInfo)
+	mux.HandleFunc("POST /sandbox/phones", s.handleCreatePhone)
+	mux.HandleFunc("GET /sandbox/phones", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]any{"phones": s.Phones()})
+	})
+	mux.HandleFunc("GET /sandbox/phones/{phone}", s.withPhone(func(w http.ResponseWriter, _ *http.Request, p *Phone) {
+		writeJSON(w, http.StatusOK, s.phoneInfo(p))
+	}))
+	mux.HandleFunc("POST /sandbox/phones/{phone}/scan", s.withPhone(s.handleScan))
+	mux.HandleFunc("POST /sandbox/phones/{phone}/messages", s.withPhone(s.handleSend))
+	mux.HandleFunc("GET /sandbox/phones/{phone}/messages", s.withPhone(func(w http.ResponseWriter, _ *http.Request, p *Phone) {
+		writeJSON(w, http.StatusOK, map[string]any{"messages": p.Messages()})
+	}))
+	mux.HandleFunc("POST /sandbox/phones/{phone}/read", s.withPhone(s.handleRead))
+	mux.HandleFunc("POST /sandbox/phones/{phone}/groups", s.withPhone(s.handleCreateGroup))
+	mux.HandleFunc("POST /sandbox/faults", s.handleFault)
+}
+
+func (s *Server) handleInfo(w http.ResponseWriter, _ *http.Request) {
+	pub := s.RootPublicKey()
+	writeJSON(w, http.StatusOK, map[string]any{
+		"rootPublicKey": base64.StdEncoding.EncodeToString(pub[:]), "version": Version, "url": s.URL(),
+	})
+}
+
+func (s *Server) handleCreatePhone(w http.ResponseWriter, r *http.Request) {
+	var req struct{ Phone, Name string }
+	if !readJSON(w, r, &req) {
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), adminTimeout)
+	defer cancel()
+	info, err := s.CreatePhone(ctx, req.Phone, req.Name)
+	switch {
+	case errors.Is(err, ErrPhoneExists):
+		writeError(w, http.StatusConflict, err)
+	case errors.Is(err, ErrBadPhone):
+		writeError(w, http.StatusBadRequest, err)
+	case err != nil:
+		writeError(w, http.StatusInternalServerError, err)
+	default:
+		writeJSON(w, http.StatusCreated, info)
+	}
+}
+
+func (s *Server) handleScan(w http.ResponseWriter, r *http.Request, p *Phone) {
+	var req struct{ QR string }
+	if !readJSON(w, r, &req) {
+		return
+	}
+	jid, err := s.linkDevice(p.acct, p.cli.Store.IdentityKey, "android", req.QR, scanTimeout)
+	switch {
+	case errors.Is(err, ErrQRInvalid):
+		writeError(w, http.StatusBadRequest, err)
+	case errors.Is(err, ErrQRUnknown):
+		writeError(w, http.StatusNotFound, err)
+	case err != nil:
+		writeError(w, http.StatusBadGateway, err)
+	default:
+		writeJSON(w, http.StatusOK, map[string]string{"device": jid})
+	}
+}
+
+func (s *Server) handleSend(w http.ResponseWriter, r *http.Request, p *Phone) {
+	var req struct {
+		To    string `json:"to"`
+		Body  string `json:"body"`
+		Media *struct {
+			Data     string `json:"data"`
+			Mimetype string `json:"mimetype"`
+			FileName string `json:"fileName"`
+		} `json:"media"`
+	}
+	if !readJSON(w, r, &req) {
+		return
+	}
+	var media *OutgoingMedia
+	if req.Media != nil {
+		data, err := base64.StdEncoding.DecodeString(req.Media.Data)
+		if err != nil || len(data) == 0 {
+			writeError(w, http.StatusBadRequest, errors.New("media.data must be non-empty base64"))
+			return
+		}
+		media = &OutgoingMedia{Data: data, Mimetype: strings.TrimSpace(req.Media.Mimetype), FileName: req.Media.FileName}
+		if media.Mimetype == "" {
+			media.Mimetype = http.DetectContentType(data)
+		}
+	} else if req.Body == "" {
+		writeError(w, http.StatusBadRequest, errors.New("body is required"))
+		return
+	}
+	if _, err := ParseRecipient(req.To); err != nil {
+		writeError(w, http.StatusBadRequest, err)
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), adminTimeout)
+	defer cancel()
+	m, err := p.Send(ctx, req.To, req.Body, media)
+	if err != nil {
+		writeError(w, http.StatusBadGateway, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, m)
+}
+
+func (s *Server) handleRead(w http.ResponseWriter, r *http.Request, p *Phone) {
+	var req struct{ IDs []string }
+	if !readJSON(w, r, &req) {
+		return
+	}
+	if len(req.IDs) == 0 {
+		writeError(w, http.StatusBadRequest, errors.New("ids must name at least one message"))
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), adminTimeout)
+	defer cancel()
+	if err := p.MarkRead(ctx, req.IDs); err != nil {
+		writeError(w, http.StatusNotFound, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"read": req.IDs})
+}
+
+func (s *Server) handleCreateGroup(w http.ResponseWriter, r *http.Request, p *Phone) {
+	var req struct {
+		Name    string   `json:"name"`
+		Members []string `json:"members"`
+	}
+	if !readJSON(w, r, &req) {
+		return
+	}
+	if strings.TrimSpace(req.Name) == "" || len(req.Members) == 0 {
+		writeError(w, http.StatusBadRequest, errors.New("name and members are required"))
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), adminTimeout)
+	defer cancel()
+	gid, err := p.CreateGroup(ctx, req.Name, req.Members)
+	if err != nil {
+		writeError(w, http.StatusBadGateway, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, map[string]string{"group": gid})
+}
+
+func (s *Server) handleFault(w http.ResponseWriter, r *http.Request) {
+	var f Fault
+	if !readJSON(w, r, &f) {
+		return
+	}
+	f.Phone = strings.TrimPrefix(f.Phone, "+")
+	devices, err := s.InjectFault(f)
+	switch {
+	case errors.Is(err, ErrPhoneUnknown):
+		writeError(w, http.StatusNotFound, err)
+	case err != nil:
+		writeError(w, http.StatusBadRequest, err)
+	default:
+		writeJSON(w, http.StatusOK, map[string]any{"kind": f.Kind, "devices": devices})
+	}
+}
+
+// withPhone resolves {phone} or answers 404.
+func (s *Server) withPhone(h func(http.ResponseWriter, *http.Request, *Phone)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		p, err := s.Phone(r.PathValue("phone"))
+		if err != nil {
+			writeError(w, http.StatusNotFound, err)
+			return
+		}
+		h(w, r, p)
+	}
+}
+
+// readJSON decodes a size-limited JSON body, answering 4xx itself when it cannot.
+func readJSON(w http.ResponseWriter, r *http.Request, v any) bool {
+	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "application/json") {
+		writeError(w, http.StatusUnsupportedMediaType, errors.New("content type must be application/json"))
+		return false
+	}
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxAdminBody))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			writeError(w, http.StatusRequestEntityTooLarge, errors.New("request body too large"))
+		} else {
+			writeError(w, http.StatusBadRequest, fmt.Errorf("invalid JSON body: %w", err))
+		}
+		return false
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		writeError(w, http.StatusBadRequest, errors.New("invalid JSON body: trailing data"))
+		return false
+	}
+	return true
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func writeError(w http.ResponseWriter, code int, err error) {
+	writeJSON(w, code, map[string]string{"error": err.Error()})
+}

@@ -1,0 +1,325 @@
+package sandbox
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+
+	"go.mau.fi/whatsmeow"
+	"go.mau.fi/whatsmeow/proto/waAdv"
+	"go.mau.fi/whatsmeow/store"
+	"go.mau.fi/whatsmeow/store/sqlstore"
+	"go.mau.fi/whatsmeow/types"
+	"go.mau.fi/whatsmeow/types/events"
+	waLog "go.mau.fi/whatsmeow/util/log"
+
+	"github.com/messenger-operator/messenger-operator/sandbox/sandboxclient"
+
+	_ "modernc.org/sqlite" // pure-Go SQLite driver for the phones' stores
+)
+
+// phoneConnectTimeout bounds how long a new phone may take to log in and upload its prekeys.
+const phoneConnectTimeout = 30 * time.Second
+
+// Phone is a simulated phone: the primary device (device 0) of a sandbox account, run as a real
+// whatsmeow client inside the sandbox, so it encrypts, decrypts and sends receipts as a phone does.
+type Phone struct {
+	srv   *Server
+	acct  *account
+	cli   *whatsmeow.Client
+	ready chan struct{}
+
+	mu       sync.Mutex
+	messages []*PhoneMessage // received and sent, in order
+	byID     map[string]*PhoneMessage
+}
+
+// PhoneMessage is a message a phone received or sent, with its receipt state.
+type PhoneMessage struct {
+	ID     string    `json:"id"`
+	Chat   string    `json:"chat"`
+	From   string    `json:"from"`
+	FromMe bool      `json:"fromMe"`
+	Type   string    `json:"type"`
+	Body   string    `json:"body"`
+	Time   time.Time `json:"time"`
+	// Status is, for received messages, "received" or "read" (by this phone); for sent ones
+	// "sent", "delivered", "read" or "played" (by the other side).
+	Status string      `json:"status"`
+	Media  *PhoneMedia `json:"media,omitempty"`
+
+	chat, sender types.JID // as whatsmeow reported them, for read receipts
+}
+
+// PhoneMedia describes an attachment the phone received and downloaded.
+type PhoneMedia struct {
+	Mimetype string `json:"mimetype"`
+	FileName string `json:"fileName,omitempty"`
+	Caption  string `json:"caption,omitempty"`
+	Size     int    `json:"size"`
+	SHA256   string `json:"sha256,omitempty"`
+	Error    string `json:"error,omitempty"`
+}
+
+// PhoneInfo is the public description of a phone.
+type PhoneInfo struct {
+	Phone     string   `json:"phone"`
+	Name      string   `json:"name"`
+	LID       string   `json:"lid"`
+	JID       string   `json:"jid"`
+	Connected bool     `json:"connected"`
+	Devices   []string `json:"devices"`
+}
+
+// Errors of the phone API.
+var (
+	ErrPhoneExists  = errors.New("a phone with this number already exists")
+	ErrPhoneUnknown = errors.New("no such phone")
+	ErrBadPhone     = errors.New("phone must be 6 to 15 digits, country code first")
+)
+
+var phoneDigits = regexp.MustCompile(`^[1-9][0-9]{5,14}$`)
+
+// openPhoneStore opens the SQLite database of the phones' whatsmeow stores.
+func openPhoneStore(ctx context.Context, dataDir string) (*sqlstore.Container, error) {
+	dsn := "file:sandbox-" + randomID(8) + "?mode=memory&cache=shared&_pragma=foreign_keys(1)&_pragma=busy_timeout(10000)"
+	if dataDir != "" {
+		dsn = "file:" + filepath.Join(dataDir, "phones.db") + "?_pragma=foreign_keys(1)&_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)"
+	}
+	c, err := sqlstore.New(ctx, "sqlite", dsn, waLog.Noop)
+	if err != nil {
+		return nil, fmt.Errorf("opening phone store: %w", err)
+	}
+	return c, nil
+}
+
+// CreatePhone adds an account with a simulated phone and waits until the phone is online.
+func (s *Server) CreatePhone(ctx context.Context, phone, name string) (PhoneInfo, error) {
+	phone = strings.TrimPrefix(strings.TrimSpace(phone), "+")
+	if !phoneDigits.MatchString(phone) {
+		return PhoneInfo{}, ErrBadPhone
+	}
+	if name = strings.TrimSpace(name); name == "" {
+		name = "Phone " + phone
+	}
+	if len(name) > 64 {
+		return PhoneInfo{}, errors.New("name must be at most 64 characters")
+	}
+	s.mu.Lock()
+	if s.byPhone[phone] != nil {
+		s.mu.Unlock()
+		return PhoneInfo{}, ErrPhoneExists
+	}
+	lid := randomDigits(15)
+	for s.byLID[lid] != nil {
+		lid = randomDigits(15)
+	}
+	acct := &account{Phone: phone, LID: lid, Name: name, Devices: map[uint16]*device{}}
+	s.byPhone[phone], s.byLID[lid] = acct, acct // reserve the number while the store is written
+	s.mu.Unlock()
+
+	dev, err := s.newPhoneDevice(ctx, acct)
+	if err != nil {
+		s.mu.Lock()
+		delete(s.byPhone, phone)
+		delete(s.byLID, lid)
+		s.mu.Unlock()
+		return PhoneInfo{}, err
+	}
+	s.mu.Lock()
+	acct.Devices[0] = &device{
+		ID: 0, NoisePub: dev.NoiseKey.Pub[:], Identity: dev.IdentityKey.Pub[:], Registration: dev.RegistrationID,
+		SignedPreKey: preKey{ID: dev.SignedPreKey.KeyID, Pub: dev.SignedPreKey.Pub[:], Sig: dev.SignedPreKey.Signature[:]},
+		Platform: "android", acct: acct,
+	}
+	s.dirty = true
+	s.mu.Unlock()
+	p, err := s.runPhone(acct, dev)
+	if err != nil {
+		return PhoneInfo{}, err
+	}
+	if err := p.waitReady(ctx); err != nil {
+		return PhoneInfo{}, err
+	}
+	return s.phoneInfo(p), nil
+}
+
+// newPhoneDevice creates the whatsmeow store of a primary device: already "paired" (it is the
+// account), with a self-signed device identity.
+func (s *Server) newPhoneDevice(ctx context.Context, acct *account) (*store.Device, error) {
+	dev := s.phoneStore.NewDevice()
+	pn, lid := acct.pn(), acct.lid()
+	dev.ID, dev.LID = &pn, lid
+	dev.PushName, dev.Platform = acct.Name, "android"
+	details, err := proto.Marshal(&waAdv.ADVDeviceIdentity{
+		RawID: proto.Uint32(1), Timestamp: proto.Uint64(uint64(time.Now().Unix())), KeyIndex: proto.Uint32(0),
+	})
+	if err != nil {
+		return nil, err
+	}
+	dev.Account = &waAdv.ADVSignedDeviceIdentity{Details: details, AccountSignatureKey: dev.IdentityKey.Pub[:],
+		AccountSignature: sign(dev.IdentityKey, details), DeviceSignature: sign(dev.IdentityKey, details)}
+	if err := dev.Save(ctx); err != nil {
+		return nil, fmt.Errorf("saving phone store: %w", err)
+	}
+	if err := dev.LIDs.PutLIDMapping(ctx, lid, pn); err != nil {
+		return nil, fmt.Errorf("saving phone LID: %w", err)
+	}
+	return dev, nil
+}
+
+// startPhones runs the phones of a loaded (persistent) network.
+func (s *Server) startPhones(ctx context.Context) error {
+	s.mu.Lock()
+	accts := make([]*account, 0, len(s.byPhone))
+	for _, a := range s.byPhone {
+		accts = append(accts, a)
+	}
+	s.mu.Unlock()
+	for _, a := range accts {
+		dev, err := s.phoneStore.GetDevice(ctx, a.pn())
+		if err != nil || dev == nil {
+			return fmt.Errorf("loading the store of phone %s: %w", a.Phone, errors.Join(err, errors.New("missing")))
+		}
+		p, err := s.runPhone(a, dev)
+		if err != nil {
+			return err
+		}
+		if err := p.waitReady(ctx); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// runPhone connects a phone's whatsmeow client to this sandbox.
+func (s *Server) runPhone(acct *account, dev *store.Device) (*Phone, error) {
+	p := &Phone{srv: s, acct: acct, ready: make(chan struct{}), byID: map[string]*PhoneMessage{}}
+	p.cli = whatsmeow.NewClient(dev, waLog.Noop)
+	h, err := sandboxclient.HTTPClient(s.URL())
+	if err != nil {
+		return nil, err
+	}
+	p.cli.SetWebsocketHTTPClient(h)
+	p.cli.SetPreLoginHTTPClient(h)
+	p.cli.SetMediaHTTPClient(h)
+	p.cli.AddEventHandler(p.onEvent)
+	s.mu.Lock()
+	s.phones[acct.Phone] = p
+	s.mu.Unlock()
+	if err := p.cli.Connect(); err != nil {
+		return nil, fmt.Errorf("connecting phone %s: %w", acct.Phone, err)
+	}
+	return p, nil
+}
+
+func (p *Phone) waitReady(ctx context.Context) error {
+	select {
+	case <-p.ready:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(phoneConnectTimeout):
+		return fmt.Errorf("phone %s did not come online", p.acct.Phone)
+	}
+}
+
+func (p *Phone) stop() { p.cli.Disconnect() }
+
+// onEvent records what the phone sees.
+func (p *Phone) onEvent(evt any) {
+	switch e := evt.(type) {
+	case *events.Connected:
+		select {
+		case <-p.ready:
+		default:
+			close(p.ready)
+		}
+	case *events.Message:
+		p.recordMessage(e)
+	case *events.Receipt:
+		p.recordReceipt(e)
+	}
+}
+
+func (p *Phone) recordMessage(e *events.Message) {
+	m := &PhoneMessage{
+		ID: e.Info.ID, Chat: p.pnString(e.Info.Chat), From: p.pnString(e.Info.Sender), FromMe: e.Info.IsFromMe,
+		Time: e.Info.Timestamp, Status: "received", chat: e.Info.Chat, sender: e.Info.Sender,
+	}
+	if m.FromMe {
+		m.Status = "sent"
+	}
+	m.Type, m.Body = describe(e.Message)
+	var dl whatsmeow.DownloadableMessage
+	if media := mediaOf(e.Message); media != nil {
+		m.Media, dl = media.info, media.msg
+	}
+	p.mu.Lock()
+	p.messages = append(p.messages, m)
+	p.byID[m.ID] = m
+	p.mu.Unlock()
+	if dl != nil {
+		go p.download(m, dl)
+	}
+}
+
+// download fetches and decrypts an attachment as a phone would, recording size and hash.
+func (p *Phone) download(m *PhoneMessage, dl whatsmeow.DownloadableMessage) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	data, err := p.cli.Download(ctx, dl)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if err != nil {
+		m.Media.Error = err.Error()
+		return
+	}
+	sum := sha256.Sum256(data)
+	m.Media.Size, m.Media.SHA256 = len(data), hex.EncodeToString(sum[:])
+}
+
+func (p *Phone) recordReceipt(e *events.Receipt) {
+	var status string
+	switch e.Type {
+	case types.ReceiptTypeDelivered, types.ReceiptTypeInactive:
+		status = "delivered"
+	case types.ReceiptTypeRead:
+		status = "read"
+	case types.ReceiptTypePlayed:
+		status = "played"
+	default:
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, id := range e.MessageIDs {
+		if m := p.byID[id]; m != nil && m.FromMe && statusRank[status] > statusRank[m.Status] {
+			m.Status = status
+		}
+	}
+}
+
+var statusRank = map[string]int{"sent": 1, "delivered": 2, "read": 3, "played": 4}
+
+// pnString renders a JID in phone-number form when the sandbox knows the account.
+func (p *Phone) pnString(j types.JID) string {
+	if j.Server == types.HiddenUserServer {
+		p.srv.mu.Lock()
+		a := p.srv.byLID[j.User]
+		p.srv.mu.Unlock()
+		if a != nil {
+			return a.pn().String()
+		}
+	}
+	return j.ToNonAD().String()
+}

@@ -1,0 +1,260 @@
+package sandbox
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+
+	"go.mau.fi/whatsmeow"
+	"go.mau.fi/whatsmeow/proto/waE2E"
+	"go.mau.fi/whatsmeow/types"
+)
+
+// describe returns the kind and text of a message as a phone would show it.
+func describe(msg *waE2E.Message) (kind, body string) {
+	switch {
+	case msg.GetConversation() != "":
+		return "text", msg.GetConversation()
+	case msg.GetExtendedTextMessage() != nil:
+		return "text", msg.GetExtendedTextMessage().GetText()
+	case msg.GetImageMessage() != nil:
+		return "image", msg.GetImageMessage().GetCaption()
+	case msg.GetVideoMessage() != nil:
+		return "video", msg.GetVideoMessage().GetCaption()
+	case msg.GetAudioMessage() != nil:
+		if msg.GetAudioMessage().GetPTT() {
+			return "ptt", ""
+		}
+		return "audio", ""
+	case msg.GetDocumentMessage() != nil:
+		return "document", msg.GetDocumentMessage().GetCaption()
+	case msg.GetDocumentWithCaptionMessage() != nil:
+		return describe(msg.GetDocumentWithCaptionMessage().GetMessage())
+	case msg.GetStickerMessage() != nil:
+		return "sticker", ""
+	case msg.GetLocationMessage() != nil:
+		return "location", msg.GetLocationMessage().GetName()
+	case msg.GetContactMessage() != nil:
+		return "vcard", msg.GetContactMessage().GetVcard()
+	case msg.GetReactionMessage() != nil:
+		return "reaction", msg.GetReactionMessage().GetText()
+	case msg.GetProtocolMessage() != nil:
+		return "protocol", ""
+	}
+	return "unknown", ""
+}
+
+type mediaRef struct {
+	info *PhoneMedia
+	msg  whatsmeow.DownloadableMessage
+}
+
+// mediaOf finds the attachment of a message, if it has one.
+func mediaOf(msg *waE2E.Message) *mediaRef {
+	if d := msg.GetDocumentWithCaptionMessage(); d != nil {
+		msg = d.GetMessage()
+	}
+	switch {
+	case msg.GetImageMessage() != nil:
+		m := msg.GetImageMessage()
+		return &mediaRef{&PhoneMedia{Mimetype: m.GetMimetype(), Caption: m.GetCaption()}, m}
+	case msg.GetVideoMessage() != nil:
+		m := msg.GetVideoMessage()
+		return &mediaRef{&PhoneMedia{Mimetype: m.GetMimetype(), Caption: m.GetCaption()}, m}
+	case msg.GetAudioMessage() != nil:
+		m := msg.GetAudioMessage()
+		return &mediaRef{&PhoneMedia{Mimetype: m.GetMimetype()}, m}
+	case msg.GetDocumentMessage() != nil:
+		m := msg.GetDocumentMessage()
+		return &mediaRef{&PhoneMedia{Mimetype: m.GetMimetype(), FileName: m.GetFileName(), Caption: m.GetCaption()}, m}
+	case msg.GetStickerMessage() != nil:
+		m := msg.GetStickerMessage()
+		return &mediaRef{&PhoneMedia{Mimetype: m.GetMimetype()}, m}
+	}
+	return nil
+}
+
+// ParseRecipient turns what a user types (digits, +digits, or a JID in any of WhatsApp's forms)
+// into a JID to send to.
+func ParseRecipient(to string) (types.JID, error) {
+	to = strings.TrimSpace(to)
+	if to == "" {
+		return types.JID{}, errors.New("recipient is empty")
+	}
+	if !strings.Contains(to, "@") {
+		digits := strings.TrimPrefix(to, "+")
+		if !phoneDigits.MatchString(digits) {
+			return types.JID{}, ErrBadPhone
+		}
+		return types.NewJID(digits, types.DefaultUserServer), nil
+	}
+	jid, err := types.ParseJID(to)
+	if err != nil {
+		return types.JID{}, fmt.Errorf("invalid recipient %q: %w", to, err)
+	}
+	switch jid.Server {
+	case types.LegacyUserServer:
+		jid.Server = types.DefaultUserServer
+	case types.DefaultUserServer, types.HiddenUserServer, types.GroupServer:
+	default:
+		return types.JID{}, fmt.Errorf("unsupported recipient server %q", jid.Server)
+	}
+	return jid.ToNonAD(), nil
+}
+
+// OutgoingMedia is an attachment a phone sends.
+type OutgoingMedia struct {
+	Data     []byte
+	Mimetype string
+	FileName string
+}
+
+// Send sends a text (or, with media, an attachment captioned with body) from the phone.
+func (p *Phone) Send(ctx context.Context, to, body string, media *OutgoingMedia) (PhoneMessage, error) {
+	jid, err := ParseRecipient(to)
+	if err != nil {
+		return PhoneMessage{}, err
+	}
+	msg := &waE2E.Message{Conversation: proto.String(body)}
+	if media != nil {
+		if msg, err = p.mediaMessage(ctx, body, media); err != nil {
+			return PhoneMessage{}, err
+		}
+	}
+	resp, err := p.cli.SendMessage(ctx, jid, msg)
+	if err != nil {
+		return PhoneMessage{}, fmt.Errorf("sending from %s: %w", p.acct.Phone, err)
+	}
+	m := &PhoneMessage{ID: resp.ID, Chat: p.pnString(jid), From: p.acct.pn().String(), FromMe: true,
+		Time: resp.Timestamp, Status: "sent", chat: resp.Chat}
+	m.Type, m.Body = describe(msg)
+	p.mu.Lock()
+	p.messages = append(p.messages, m)
+	p.byID[m.ID] = m
+	out := *m
+	p.mu.Unlock()
+	return out, nil
+}
+
+func (p *Phone) mediaMessage(ctx context.Context, caption string, media *OutgoingMedia) (*waE2E.Message, error) {
+	kind := whatsmeow.MediaDocument
+	if strings.HasPrefix(media.Mimetype, "image/") {
+		kind = whatsmeow.MediaImage
+	}
+	up, err := p.cli.Upload(ctx, media.Data, kind)
+	if err != nil {
+		return nil, fmt.Errorf("uploading media: %w", err)
+	}
+	if kind == whatsmeow.MediaImage {
+		return &waE2E.Message{ImageMessage: &waE2E.ImageMessage{
+			URL: &up.URL, DirectPath: &up.DirectPath, MediaKey: up.MediaKey, Mimetype: &media.Mimetype,
+			FileEncSHA256: up.FileEncSHA256, FileSHA256: up.FileSHA256, FileLength: &up.FileLength, Caption: &caption,
+		}}, nil
+	}
+	return &waE2E.Message{DocumentMessage: &waE2E.DocumentMessage{
+		URL: &up.URL, DirectPath: &up.DirectPath, MediaKey: up.MediaKey, Mimetype: &media.Mimetype,
+		FileEncSHA256: up.FileEncSHA256, FileSHA256: up.FileSHA256, FileLength: &up.FileLength,
+		FileName: &media.FileName, Caption: &caption,
+	}}, nil
+}
+
+// MarkRead sends read receipts for messages the phone received.
+func (p *Phone) MarkRead(ctx context.Context, ids []string) error {
+	type chatKey struct{ chat, sender types.JID }
+	batches := map[chatKey][]string{}
+	p.mu.Lock()
+	for _, id := range ids {
+		m := p.byID[id]
+		if m == nil || m.FromMe {
+			p.mu.Unlock()
+			return fmt.Errorf("phone %s received no message %q", p.acct.Phone, id)
+		}
+		k := chatKey{m.chat, m.sender}
+		batches[k] = append(batches[k], id)
+	}
+	p.mu.Unlock()
+	for k, batch := range batches {
+		if err := p.cli.MarkRead(ctx, batch, time.Now(), k.chat, k.sender); err != nil {
+			return fmt.Errorf("sending read receipt: %w", err)
+		}
+	}
+	p.mu.Lock()
+	for _, id := range ids {
+		p.byID[id].Status = "read"
+	}
+	p.mu.Unlock()
+	return nil
+}
+
+// CreateGroup creates a group from the phone with the given members.
+func (p *Phone) CreateGroup(ctx context.Context, name string, members []string) (string, error) {
+	req := whatsmeow.ReqCreateGroup{Name: name}
+	for _, m := range members {
+		jid, err := ParseRecipient(m)
+		if err != nil {
+			return "", err
+		}
+		req.Participants = append(req.Participants, jid)
+	}
+	info, err := p.cli.CreateGroup(ctx, req)
+	if err != nil {
+		return "", fmt.Errorf("creating group: %w", err)
+	}
+	return info.JID.String(), nil
+}
+
+// Messages lists what the phone received and sent, oldest first.
+func (p *Phone) Messages() []PhoneMessage {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := make([]PhoneMessage, len(p.messages))
+	for i, m := range p.messages {
+		out[i] = *m
+		if m.Media != nil {
+			media := *m.Media
+			out[i].Media = &media
+		}
+	}
+	return out
+}
+
+// Phone returns the simulated phone of a number.
+func (s *Server) Phone(phone string) (*Phone, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p := s.phones[strings.TrimPrefix(phone, "+")]
+	if p == nil {
+		return nil, ErrPhoneUnknown
+	}
+	return p, nil
+}
+
+// Phones lists every phone of the network.
+func (s *Server) Phones() []PhoneInfo {
+	s.mu.Lock()
+	phones := make([]*Phone, 0, len(s.phones))
+	for _, p := range s.phones {
+		phones = append(phones, p)
+	}
+	s.mu.Unlock()
+	out := make([]PhoneInfo, 0, len(phones))
+	for _, p := range phones {
+		out = append(out, s.phoneInfo(p))
+	}
+	return out
+}
+
+func (s *Server) phoneInfo(p *Phone) PhoneInfo {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	info := PhoneInfo{Phone: p.acct.Phone, Name: p.acct.Name, LID: p.acct.lid().String(), JID: p.acct.pn().String(),
+		Connected: p.cli.IsLoggedIn(), Devices: []string{}}
+	for _, id := range p.acct.sortedDevices() {
+		info.Devices = append(info.Devices, p.acct.Devices[id].pn().String())
+	}
+	return info
+}
