@@ -205,14 +205,14 @@ func TestMediaKinds(t *testing.T) {
 func TestSanitizeFilename(t *testing.T) {
 	long := strings.Repeat("é", 200) + ".pdf"
 	tests := map[[2]string]string{
-		{"../../etc/passwd", ""}:            "passwd",
-		{`C:\Users\x\evil.exe`, ""}:         "evil.exe",
-		{"a\x00b\nc.txt", ""}:               "a_b_c.txt",
-		{"...", ""}:                         "file",
-		{"", "image/png"}:                   "file.png",
-		{"photo", "image/jpeg"}:             "photo.jpg",
-		{".hidden", ""}:                     "hidden",
-		{`we<ir>d:"na|me?*.doc`, ""}:        "we_ir_d__na_me__.doc",
+		{"../../etc/passwd", ""}:           "passwd",
+		{`C:\Users\x\evil.exe`, ""}:        "evil.exe",
+		{"a\x00b\nc.txt", ""}:              "a_b_c.txt",
+		{"...", ""}:                        "file",
+		{"", "image/png"}:                  "file.png",
+		{"photo", "image/jpeg"}:            "photo.jpg",
+		{".hidden", ""}:                    "hidden",
+		{`we<ir>d:"na|me?*.doc`, ""}:       "we_ir_d__na_me__.doc",
 		{"hello world.xlsx", "text/plain"}: "hello world.xlsx",
 	}
 	for in, want := range tests {

@@ -101,4 +101,3 @@ func (g Guard) Client(timeout time.Duration) *http.Client {
 		},
 	}
 }
-
