@@ -84,7 +84,7 @@ func (s *Server) applyFault(d *device, kind string, dur time.Duration) bool {
 		}
 		d.conn.sendAndClose(streamConflict("replaced", ""))
 	case FaultLogout:
-		s.removeDevice(d)
+		s.removeDevice(d, nil)
 	case FaultBan:
 		d.BannedUntil = now.Add(dur)
 		if d.conn != nil {

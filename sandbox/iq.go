@@ -203,11 +203,11 @@ func (s *Server) iqRemoveDevice(c *conn, node *waBinary.Node) {
 			dev = d
 		}
 	}
+	reply(c, node)
 	if dev.ID != 0 {
-		s.removeDevice(dev)
+		s.removeDevice(dev, c)
 	}
 	s.mu.Unlock()
-	reply(c, node)
 }
 
 // childrenOf returns the children of node's first child named tag.

@@ -139,7 +139,7 @@ func (s *Server) CreatePhone(ctx context.Context, phone, name string) (PhoneInfo
 	acct.Devices[0] = &device{
 		ID: 0, NoisePub: dev.NoiseKey.Pub[:], Identity: dev.IdentityKey.Pub[:], Registration: dev.RegistrationID,
 		SignedPreKey: preKey{ID: dev.SignedPreKey.KeyID, Pub: dev.SignedPreKey.Pub[:], Sig: dev.SignedPreKey.Signature[:]},
-		Platform: "android", acct: acct,
+		Platform:     "android", acct: acct,
 	}
 	s.dirty = true
 	s.mu.Unlock()

@@ -194,10 +194,11 @@ func (s *Server) notifyDevicesChanged(acct *account) {
 	}
 }
 
-// removeDevice unlinks a companion: its live connection hears device_removed. Call with s.mu held.
-func (s *Server) removeDevice(dev *device) {
+// removeDevice unlinks a companion: its live connection hears device_removed unless it asked
+// for the removal itself. Call with s.mu held.
+func (s *Server) removeDevice(dev *device, asker *conn) {
 	delete(dev.acct.Devices, dev.ID)
-	if dev.conn != nil {
+	if dev.conn != nil && dev.conn != asker {
 		dev.conn.sendAndClose(streamConflict("device_removed", "401"))
 		dev.conn = nil
 	}
