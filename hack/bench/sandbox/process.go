@@ -1,0 +1,235 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"runtime"
+	"runtime/pprof"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/messenger-operator/messenger-operator/sandbox"
+)
+
+// serve is the child side of -serve: a sandbox plus a control listener that switches a CPU
+// profile on and off. It prints "<sandbox url> <control url>" and runs until stdin closes.
+func serve() error {
+	srv, err := sandbox.Start(context.Background(), sandbox.Options{Listen: "127.0.0.1:0"})
+	if err != nil {
+		return fmt.Errorf("starting sandbox: %w", err)
+	}
+	defer srv.Close()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return fmt.Errorf("control listener: %w", err)
+	}
+	var mu sync.Mutex
+	var profile *os.File
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /profile/start", func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		if profile != nil {
+			http.Error(w, "a profile is already running", http.StatusConflict)
+			return
+		}
+		f, err := os.Create(r.URL.Query().Get("file"))
+		if err == nil {
+			err = pprof.StartCPUProfile(f)
+		}
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		profile = f
+	})
+	mux.HandleFunc("POST /profile/stop", func(w http.ResponseWriter, _ *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		if profile == nil {
+			http.Error(w, "no profile is running", http.StatusConflict)
+			return
+		}
+		pprof.StopCPUProfile()
+		if err := profile.Close(); err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+		}
+		profile = nil
+	})
+	go func() { _ = http.Serve(ln, mux) }()
+	fmt.Printf("%s http://%s\n", srv.URL(), ln.Addr())
+	_, _ = io.Copy(io.Discard, os.Stdin) // the parent holds our stdin; EOF means it is gone
+	return nil
+}
+
+// sandboxProc is a sandbox running in a child process.
+type sandboxProc struct {
+	cmd     *exec.Cmd
+	stdin   io.Closer
+	url     string
+	control string // empty for the messenger-operator binary
+}
+
+// startChild re-executes this program with -serve.
+func startChild(ctx context.Context) (*sandboxProc, error) {
+	self, err := os.Executable()
+	if err != nil {
+		return nil, fmt.Errorf("finding own executable: %w", err)
+	}
+	cmd := exec.CommandContext(ctx, self, "-serve")
+	cmd.Stderr = os.Stderr
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		return nil, err
+	}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("starting sandbox child: %w", err)
+	}
+	p := &sandboxProc{cmd: cmd, stdin: stdin}
+	line, err := bufio.NewReader(out).ReadString('\n')
+	fields := strings.Fields(line)
+	if err != nil || len(fields) != 2 {
+		p.stop()
+		return nil, fmt.Errorf("sandbox child did not announce its addresses (%q): %w", line, err)
+	}
+	p.url, p.control = fields[0], fields[1]
+	return p, nil
+}
+
+// startBinary runs `bin sandbox --listen 127.0.0.1:PORT` and waits until it answers.
+func startBinary(ctx context.Context, bin string) (*sandboxProc, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	addr := ln.Addr().String()
+	_ = ln.Close()
+	cmd := exec.CommandContext(ctx, bin, "sandbox", "--listen", addr)
+	cmd.Stdout, cmd.Stderr = io.Discard, io.Discard
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("starting %s: %w", bin, err)
+	}
+	p := &sandboxProc{cmd: cmd, url: "http://" + addr}
+	api := &adminAPI{url: p.url}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		if err := api.call(ctx, "GET", "/sandbox/info", nil, nil); err == nil {
+			return p, nil
+		} else if time.Now().After(deadline) {
+			p.stop()
+			return nil, fmt.Errorf("sandbox binary never answered: %w", err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// buildBinary builds the messenger-operator binary into a temporary directory.
+func buildBinary(ctx context.Context) (string, error) {
+	dir, err := os.MkdirTemp("", "sandbox-bench")
+	if err != nil {
+		return "", err
+	}
+	bin := dir + "/messenger-operator"
+	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, ".")
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	if err := cmd.Run(); err != nil {
+		return "", fmt.Errorf("go build (run from the repository root): %w", err)
+	}
+	return bin, nil
+}
+
+func (p *sandboxProc) stop() {
+	if p.stdin != nil {
+		_ = p.stdin.Close()
+	}
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() { _ = p.cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		_ = p.cmd.Process.Kill()
+		<-done
+	}
+}
+
+func (p *sandboxProc) profile(ctx context.Context, action, file string) error {
+	if p.control == "" {
+		return errors.New("this sandbox process has no profile switch")
+	}
+	req, err := http.NewRequestWithContext(ctx, "POST", p.control+"/profile/"+action+"?file="+file, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("profile %s: %w", action, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		msg, _ := io.ReadAll(resp.Body)
+		return fmt.Errorf("profile %s: %s: %s", action, resp.Status, msg)
+	}
+	return nil
+}
+
+// procStatusKiB reads a "kB" field (VmRSS, VmHWM, …) of /proc/PID/status.
+func procStatusKiB(pid int, field string) (int64, error) {
+	return procFileKiB(fmt.Sprintf("/proc/%d/status", pid), field)
+}
+
+// cpuTime is the user+system CPU time a process has used so far.
+func cpuTime(pid int) (time.Duration, error) {
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
+	}
+	s := string(raw)
+	fields := strings.Fields(s[strings.LastIndexByte(s, ')')+2:]) // fields from 3 (state) on
+	if len(fields) < 13 {
+		return 0, fmt.Errorf("short /proc/%d/stat", pid)
+	}
+	utime, err1 := strconv.ParseInt(fields[11], 10, 64)
+	stime, err2 := strconv.ParseInt(fields[12], 10, 64)
+	if err := errors.Join(err1, err2); err != nil {
+		return 0, err
+	}
+	const ticks = 100 // USER_HZ on Linux
+	return time.Duration(utime+stime) * time.Second / ticks, nil
+}
+
+// machine describes where the figures were taken.
+func machine() string {
+	mem, _ := procFileKiB("/proc/meminfo", "MemTotal")
+	return fmt.Sprintf("%d cores, %.0f GiB, %s", runtime.NumCPU(), float64(mem)/(1<<20), runtime.Version())
+}
+
+// procFileKiB reads a "Name: N kB" field of a /proc file.
+func procFileKiB(path, field string) (int64, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(string(raw), "\n") {
+		if rest, ok := strings.CutPrefix(line, field+":"); ok {
+			return strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
+		}
+	}
+	return 0, fmt.Errorf("no %s in %s", field, path)
+}
+
+func numCPU() int { return runtime.NumCPU() }
