@@ -142,7 +142,7 @@ func newClient(t *testing.T, n *network) *client {
 	}
 	c := &client{t: t, store: container, notify: make(chan struct{}, 1)}
 	c.cli = whatsmeow.NewClient(dev, waLog.Noop)
-	if err := sandboxclient.Configure(context.Background(), c.cli, n.url); err != nil {
+	if err := configure(c, n); err != nil {
 		t.Fatalf("configure: %v", err)
 	}
 	c.cli.AddEventHandler(c.record)
@@ -151,6 +151,11 @@ func newClient(t *testing.T, n *network) *client {
 		_ = container.Close()
 	})
 	return c
+}
+
+// configure points the client at the network (its trust root and its address).
+func configure(c *client, n *network) error {
+	return sandboxclient.Configure(context.Background(), c.cli, n.url)
 }
 
 func (c *client) record(evt any) {
