@@ -81,7 +81,9 @@ func TestBinarySandbox(t *testing.T) {
 	alice.pair(n, "15550001111")
 	var sent phoneMessage
 	n.mustCall("POST", "/sandbox/phones/15550002222/messages", map[string]string{"to": "15550001111", "body": "via binary"}, &sent)
-	waitEvent(alice, func(m *events.Message) bool { return m.Info.ID == sent.ID && m.Message.GetConversation() == "via binary" })
+	waitEvent(alice, func(m *events.Message) bool {
+		return m.Info.ID == sent.ID && m.Message.GetConversation() == "via binary"
+	})
 	resp, err := alice.cli.SendMessage(context.Background(), types.NewJID("15550002222", types.DefaultUserServer), text("back"))
 	if err != nil {
 		t.Fatalf("send: %v", err)
