@@ -1,0 +1,89 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/messenger-operator/messenger-operator/instance/store"
+)
+
+// MaxGroupNameLength caps a group name (WhatsApp's subject limit).
+const MaxGroupNameLength = 100
+
+type groupRequest struct {
+	GroupName   string       `json:"groupName"`
+	Phones      []flexString `json:"phones"`
+	MessageText string       `json:"messageText"`
+}
+
+type groupResponse struct {
+	Created     bool   `json:"created"`
+	Message     string `json:"message"`
+	ChatID      string `json:"chatId,omitempty"`
+	ID          string `json:"id"`
+	QueueNumber int64  `json:"queueNumber"`
+}
+
+// group queues a group creation and waits up to GroupWait for the group to exist.
+func (s *Server) group(c *gin.Context) {
+	var req groupRequest
+	if !bind(c, &req) {
+		return
+	}
+	name := strings.TrimSpace(req.GroupName)
+	if name == "" {
+		abort(c, http.StatusBadRequest, "groupName is required")
+		return
+	}
+	if utf8.RuneCountInString(name) > MaxGroupNameLength {
+		abort(c, http.StatusUnprocessableEntity, "groupName is longer than %d characters", MaxGroupNameLength)
+		return
+	}
+	if len(req.Phones) == 0 {
+		abort(c, http.StatusBadRequest, "phones is required: the members' phone numbers")
+		return
+	}
+	meta := GroupMetadata{GroupName: name, MessageText: req.MessageText}
+	for _, p := range req.Phones {
+		id, ok := resolveChat(c, "", string(p))
+		if !ok {
+			return
+		}
+		meta.Participants = append(meta.Participants, id.String())
+	}
+	raw, _ := json.Marshal(meta)
+	it, err := s.opts.Store.Enqueue(c.Request.Context(), store.NewItem{Kind: store.KindGroup, Body: name, Metadata: string(raw)})
+	if err != nil {
+		s.log.Error("enqueue failed", "error", err)
+		abort(c, http.StatusServiceUnavailable, "could not queue the group: storage unavailable")
+		return
+	}
+	s.metrics.enqueued.WithLabelValues(store.KindGroup).Inc()
+	s.opts.Engine.WakeQueue()
+	ctx, cancel := context.WithTimeout(c.Request.Context(), s.opts.GroupWait)
+	defer cancel()
+	done, err := s.opts.Store.WaitFinished(ctx, it.QueueNumber)
+	resp := groupResponse{ID: it.MessageID, QueueNumber: it.QueueNumber}
+	switch {
+	case err == nil && done.State == store.StateSent:
+		resp.Created, resp.ChatID = true, done.Result
+		resp.Message = "Group '" + name + "' have been created successfully"
+		c.JSON(http.StatusOK, resp)
+	case err == nil && done.State == store.StateFailed:
+		c.AbortWithStatusJSON(http.StatusUnprocessableEntity, gin.H{"error": "group not created: " + done.Reason,
+			"created": false, "queueNumber": it.QueueNumber})
+	case err == nil, errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
+		resp.Message = "Group creation queued: it will be created when the account is connected"
+		c.JSON(http.StatusOK, resp)
+	default:
+		s.log.Error("waiting for group creation", "error", err)
+		resp.Message = "Group creation queued"
+		c.JSON(http.StatusOK, resp)
+	}
+}

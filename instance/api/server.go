@@ -1,0 +1,177 @@
+// Package api is the instance server's HTTP API: every endpoint of the Chat API (status, QR code,
+// sends, messages, webhook and ack settings, logout, reboot, queue), pairing by phone code, /me,
+// probes, Prometheus metrics, the OpenAPI document and the media files, on gin.
+package api
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/messenger-operator/messenger-operator/instance/account"
+	"github.com/messenger-operator/messenger-operator/instance/chat"
+	"github.com/messenger-operator/messenger-operator/instance/fetch"
+	"github.com/messenger-operator/messenger-operator/instance/media"
+	"github.com/messenger-operator/messenger-operator/instance/store"
+)
+
+// Defaults of Options.
+const (
+	DefaultMaxJSONBytes = 1 << 20
+	DefaultMaxFileBytes = 64 << 20
+	DefaultGroupWait    = 20 * time.Second
+	// MaxTextLength caps a text message (WhatsApp's own limit is 65,536 characters).
+	MaxTextLength = 65536
+)
+
+// Options configure the server.
+type Options struct {
+	Store  *store.Store
+	Engine account.Engine
+	Media  *media.Dir
+	// Fetcher downloads sendFile bodies given by URL (its size cap should be MaxFileBytes).
+	Fetcher *fetch.Fetcher
+	// Token is the API token; it must not be empty.
+	Token string
+	// PublicURL is the absolute base URL media links use in webhooks (and in /messages when set);
+	// empty: /messages uses the request's host.
+	PublicURL string
+	// MaxJSONBytes caps JSON request bodies; MaxFileBytes caps files sent.
+	MaxJSONBytes int64
+	MaxFileBytes int64
+	// GroupWait is how long POST /group waits for the group to exist.
+	GroupWait time.Duration
+	// WebhookChanged is called after the webhook URL changed (e.g. Dispatcher.Kick).
+	WebhookChanged func()
+	// Registry receives the metrics; nil makes a private one.
+	Registry *prometheus.Registry
+	Logger   *slog.Logger
+}
+
+// Server is the HTTP API of one instance.
+type Server struct {
+	opts    Options
+	engine  *gin.Engine
+	metrics *metrics
+	log     *slog.Logger
+}
+
+// New builds the server.
+func New(opts Options) (*Server, error) {
+	if opts.Store == nil || opts.Engine == nil || opts.Media == nil || opts.Fetcher == nil {
+		return nil, errors.New("api: store, engine, media and fetcher are required")
+	}
+	if opts.Token == "" {
+		return nil, errors.New("api: a token is required")
+	}
+	if opts.MaxJSONBytes <= 0 {
+		opts.MaxJSONBytes = DefaultMaxJSONBytes
+	}
+	if opts.MaxFileBytes <= 0 {
+		opts.MaxFileBytes = DefaultMaxFileBytes
+	}
+	if opts.GroupWait <= 0 {
+		opts.GroupWait = DefaultGroupWait
+	}
+	if opts.Registry == nil {
+		opts.Registry = prometheus.NewRegistry()
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	opts.PublicURL = strings.TrimRight(opts.PublicURL, "/")
+	s := &Server{opts: opts, log: opts.Logger}
+	m, err := newMetrics(opts.Registry, opts.Store, opts.Engine)
+	if err != nil {
+		return nil, err
+	}
+	s.metrics = m
+	s.engine = s.routes()
+	return s, nil
+}
+
+// Handler returns the HTTP handler.
+func (s *Server) Handler() http.Handler { return s.engine }
+
+// Metrics returns the hook the webhook dispatcher reports delivery outcomes to.
+func (s *Server) Metrics() func(outcome string, events int) { return s.metrics.webhookObserve }
+
+func init() { gin.SetMode(gin.ReleaseMode) }
+
+func (s *Server) routes() *gin.Engine {
+	r := gin.New()
+	r.HandleMethodNotAllowed = false
+	r.Use(s.recoverJSON, s.logRequests)
+	r.NoRoute(func(c *gin.Context) { abort(c, http.StatusNotFound, "no such endpoint: %s %s", c.Request.Method, c.Request.URL.Path) })
+
+	// Probes, scrapers and the API description need no token.
+	r.GET("/healthz", s.healthz)
+	r.GET("/readyz", s.readyz)
+	r.GET("/metrics", s.metrics.handler())
+	r.GET("/openapi.json", s.openapi)
+	r.GET("/media/*file", s.serveMedia) // token or link signature
+
+	a := r.Group("/", s.requireToken)
+	a.GET("/status", s.status)
+	a.GET("/qr_code", s.qrCode)
+	a.GET("/me", s.me)
+	a.POST("/pairingCode", s.limitBody(s.opts.MaxJSONBytes), s.pairingCode)
+	a.POST("/sendMessage", s.limitBody(s.opts.MaxJSONBytes), s.sendMessage)
+	a.POST("/sendFile", s.limitBody(s.opts.MaxFileBytes/3*4+s.opts.MaxJSONBytes), s.sendFile)
+	a.POST("/group", s.limitBody(s.opts.MaxJSONBytes), s.group)
+	a.GET("/messages", s.messages)
+	a.GET("/webhook", s.getWebhook)
+	a.POST("/webhook", s.limitBody(s.opts.MaxJSONBytes), s.setWebhook)
+	a.GET("/settings/ackNotificationsOn", s.ackNotifications)
+	a.POST("/settings/ackNotificationsOn", s.limitBody(s.opts.MaxJSONBytes), s.ackNotifications)
+	for _, method := range []string{http.MethodGet, http.MethodPost} {
+		a.Handle(method, "/logout", s.logout)
+		a.Handle(method, "/reboot", s.reboot)
+		a.Handle(method, "/clearMessagesQueue", s.clearQueue)
+	}
+	a.GET("/showMessagesQueue", s.showQueue)
+	return r
+}
+
+func (s *Server) healthz(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) }
+
+// readyz reports ready while the server can serve: its database answers. Account state is in
+// /status, not here, so a logged-out account does not take the pod out of its Service.
+func (s *Server) readyz(c *gin.Context) {
+	ctx, cancel := context.WithTimeout(c.Request.Context(), 2*time.Second)
+	defer cancel()
+	if err := s.opts.Store.DB().PingContext(ctx); err != nil {
+		abort(c, http.StatusServiceUnavailable, "database unavailable")
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"status": "ready"})
+}
+
+// mediaBase returns the absolute base of media links for this request.
+func (s *Server) mediaBase(c *gin.Context) string {
+	if s.opts.PublicURL != "" {
+		return s.opts.PublicURL
+	}
+	scheme := "http"
+	if c.Request.TLS != nil {
+		scheme = "https"
+	}
+	return scheme + "://" + c.Request.Host
+}
+
+// RewriteMedia returns a function that makes the server-relative media links of messages absolute
+// under base (for webhook payloads).
+func RewriteMedia(base string) func(*chat.Message) {
+	base = strings.TrimRight(base, "/")
+	return func(m *chat.Message) {
+		if strings.HasPrefix(m.Body, "/media/") {
+			m.Body = base + m.Body
+		}
+	}
+}
