@@ -108,7 +108,9 @@ func (s *Server) routes() *gin.Engine {
 	r := gin.New()
 	r.HandleMethodNotAllowed = false
 	r.Use(s.recoverJSON, s.logRequests)
-	r.NoRoute(func(c *gin.Context) { abort(c, http.StatusNotFound, "no such endpoint: %s %s", c.Request.Method, c.Request.URL.Path) })
+	r.NoRoute(func(c *gin.Context) {
+		abort(c, http.StatusNotFound, "no such endpoint: %s %s", c.Request.Method, c.Request.URL.Path)
+	})
 
 	// Probes, scrapers and the API description need no token.
 	r.GET("/healthz", s.healthz)
