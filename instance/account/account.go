@@ -110,3 +110,9 @@ func (NoEngine) Me(context.Context) (Me, error) { return Me{}, ErrUnavailable }
 
 // WakeQueue does nothing: there is no drainer.
 func (NoEngine) WakeQueue() {}
+
+// Runner is implemented by engines with background work (the connection, the queue drainer): the
+// server calls Run once after start and cancels ctx at shutdown; Run returns when its work stopped.
+type Runner interface {
+	Run(ctx context.Context) error
+}

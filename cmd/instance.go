@@ -1,0 +1,265 @@
+package cmd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/messenger-operator/messenger-operator/instance/account"
+	"github.com/messenger-operator/messenger-operator/instance/api"
+	"github.com/messenger-operator/messenger-operator/instance/fetch"
+	"github.com/messenger-operator/messenger-operator/instance/media"
+	"github.com/messenger-operator/messenger-operator/instance/store"
+	"github.com/messenger-operator/messenger-operator/instance/webhook"
+)
+
+func init() { extraCommands = append(extraCommands, instanceCommand) }
+
+// instanceOptions are the flags of `messenger-operator instance`.
+type instanceOptions struct {
+	listen, dataDir, database, token, tokenFile, networkURL string
+	webhookURL, webhookSecret, instanceName, namespace      string
+	publicURL, proxy                                        string
+	allowPrivate                                            bool
+	maxFileBytes                                            int64
+	mediaRetention, webhookMaxAge, shutdownTimeout          time.Duration
+}
+
+func instanceCommand() *cobra.Command {
+	var o instanceOptions
+	c := &cobra.Command{
+		Use:   "instance",
+		Short: "Run the instance server: the Chat API of one WhatsApp account",
+		RunE: func(c *cobra.Command, _ []string) error {
+			if err := bindEnv(c.Flags()); err != nil {
+				return err
+			}
+			ctx, stop := signal.NotifyContext(c.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			logger := slog.New(slog.NewJSONHandler(c.ErrOrStderr(), nil))
+			return runInstance(ctx, o, logger, func(url string) {
+				fmt.Fprintf(c.OutOrStdout(), "instance server listening on %s\n", url)
+			})
+		},
+	}
+	f := c.Flags()
+	f.StringVar(&o.listen, "listen", ":8080", "address to serve the HTTP API on")
+	f.StringVar(&o.dataDir, "data-dir", "data", "directory for the SQLite database and media files")
+	f.StringVar(&o.database, "database", "", "empty = SQLite in the data dir; postgres://… = PostgreSQL")
+	f.StringVar(&o.token, "token", "", "API token (required unless --token-file)")
+	f.StringVar(&o.tokenFile, "token-file", "", "file holding the API token")
+	f.StringVar(&o.networkURL, "network-url", "", "empty = the real WhatsApp service; a sandbox URL = that sandbox")
+	f.StringVar(&o.webhookURL, "webhook-url", "", "webhook URL, stored at start (POST /webhook changes it)")
+	f.StringVar(&o.webhookSecret, "webhook-secret", "", "Standard Webhooks signing key: whsec_<base64> or raw")
+	f.StringVar(&o.instanceName, "instance-name", "", "MessengerInstance name (in a pod; also the webhook instanceId)")
+	f.StringVar(&o.namespace, "namespace", "", "MessengerInstance namespace (in a pod)")
+	f.StringVar(&o.proxy, "proxy", "", "proxy URL (http, https or socks5) for WhatsApp traffic")
+	f.StringVar(&o.publicURL, "public-url", "", "absolute base URL of this server for media links in webhooks")
+	f.BoolVar(&o.allowPrivate, "allow-private-addresses", false,
+		"let sendFile URLs and webhooks reach loopback, private and link-local addresses (SSRF guard off)")
+	f.Int64Var(&o.maxFileBytes, "max-file-bytes", api.DefaultMaxFileBytes, "largest file sendFile accepts")
+	f.DurationVar(&o.mediaRetention, "media-retention", 30*24*time.Hour, "how long downloaded media files are kept")
+	f.DurationVar(&o.webhookMaxAge, "webhook-max-age", webhook.DefaultMaxAge, "how long a webhook batch is retried (at least 24h)")
+	f.DurationVar(&o.shutdownTimeout, "shutdown-timeout", 20*time.Second, "how long graceful shutdown waits for in-flight work")
+	return c
+}
+
+// engineDeps is what the WhatsApp engine gets from the instance server.
+type engineDeps struct {
+	// Store holds the queue to drain and the journal to append to; Store.DB() and
+	// Store.WhatsmeowDialect() give whatsmeow's sqlstore.NewWithDB the same database.
+	Store *store.Store
+	// Media stores downloaded incoming media (media.Incoming) and holds queued files.
+	Media *media.Dir
+	// NetworkURL is empty for WhatsApp, or the sandbox to connect to.
+	NetworkURL string
+	// Proxy is an optional proxy URL for WhatsApp traffic.
+	Proxy  string
+	Logger *slog.Logger
+}
+
+// newEngine builds the WhatsApp engine. This is the one place where instance/engine plugs in: until
+// it exists the server runs without a WhatsApp connection (account.NoEngine: status init, substatus
+// offline; sends are accepted and stay queued).
+func newEngine(_ context.Context, d engineDeps) (account.Engine, error) {
+	d.Logger.Warn("no WhatsApp engine in this build: account status stays init/offline, sends stay queued")
+	return account.NoEngine{}, nil
+}
+
+func (o instanceOptions) readToken() (string, error) {
+	if o.token != "" && o.tokenFile != "" {
+		return "", errors.New("give --token or --token-file, not both")
+	}
+	if o.tokenFile != "" {
+		b, err := os.ReadFile(o.tokenFile)
+		if err != nil {
+			return "", fmt.Errorf("reading --token-file: %w", err)
+		}
+		o.token = strings.TrimSpace(string(b))
+	}
+	if o.token == "" {
+		return "", errors.New("an API token is required: --token, --token-file, MESSENGER_TOKEN or MESSENGER_TOKEN_FILE")
+	}
+	return o.token, nil
+}
+
+func (o instanceOptions) validate() error {
+	if o.webhookMaxAge < 24*time.Hour {
+		return errors.New("--webhook-max-age must be at least 24h")
+	}
+	if o.maxFileBytes <= 0 {
+		return errors.New("--max-file-bytes must be positive")
+	}
+	if _, err := webhook.ParseSecret(o.webhookSecret); err != nil {
+		return err
+	}
+	return api.ValidateWebhookURL(o.webhookURL)
+}
+
+// runInstance serves until ctx ends, then shuts down gracefully.
+func runInstance(ctx context.Context, o instanceOptions, log *slog.Logger, listening func(url string)) error {
+	token, err := o.readToken()
+	if err != nil {
+		return err
+	}
+	if err := o.validate(); err != nil {
+		return err
+	}
+	st, err := store.Open(ctx, store.Options{Database: o.database, DataDir: o.dataDir, Logger: log})
+	if err != nil {
+		return fmt.Errorf("opening the store: %w", err)
+	}
+	defer func() { _ = st.Close() }()
+	log.Info("store open", "dialect", string(st.Dialect()), "schemaVersion", store.SchemaVersion())
+	if o.webhookURL != "" {
+		if err := st.SetWebhookURL(ctx, o.webhookURL); err != nil {
+			return fmt.Errorf("storing --webhook-url: %w", err)
+		}
+	}
+	md, err := media.Open(filepath.Join(o.dataDir, "media"), token)
+	if err != nil {
+		return err
+	}
+	eng, err := newEngine(ctx, engineDeps{Store: st, Media: md, NetworkURL: o.networkURL, Proxy: o.proxy, Logger: log})
+	if err != nil {
+		return fmt.Errorf("starting the WhatsApp engine: %w", err)
+	}
+	return serveInstance(ctx, o, log, listening, st, md, eng, token)
+}
+
+func serveInstance(ctx context.Context, o instanceOptions, log *slog.Logger, listening func(string),
+	st *store.Store, md *media.Dir, eng account.Engine, token string) error {
+	guard := fetch.Guard{AllowPrivate: o.allowPrivate}
+	if o.allowPrivate {
+		log.Warn("SSRF guard off: sendFile URLs and webhooks may reach private addresses")
+	}
+	l, err := net.Listen("tcp", o.listen)
+	if err != nil {
+		return fmt.Errorf("listening on %s: %w", o.listen, err)
+	}
+	publicURL := o.publicURL
+	if publicURL == "" {
+		publicURL = defaultPublicURL(o, l.Addr())
+	}
+	dispatcher, srv, err := buildServers(o, log, st, md, eng, token, guard, publicURL)
+	if err != nil {
+		_ = l.Close()
+		return err
+	}
+	workCtx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
+	var wg sync.WaitGroup
+	wg.Go(func() { dispatcher.Run(workCtx) })
+	wg.Go(func() { cleanMedia(workCtx, md, o.mediaRetention, log) })
+	if r, ok := eng.(account.Runner); ok {
+		wg.Go(func() {
+			if err := r.Run(workCtx); err != nil && workCtx.Err() == nil {
+				log.Error("WhatsApp engine stopped", "error", err)
+			}
+		})
+	}
+	httpSrv := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	served := make(chan error, 1)
+	go func() { served <- httpSrv.Serve(l) }()
+	listening("http://" + l.Addr().String())
+	log.Info("instance server listening", "address", l.Addr().String(), "publicURL", publicURL)
+	select {
+	case <-ctx.Done():
+	case err = <-served:
+	}
+	log.Info("shutting down")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), o.shutdownTimeout)
+	defer cancel()
+	serr := httpSrv.Shutdown(shutdownCtx) // in-flight requests finish; their writes are committed
+	stopWork()
+	wg.Wait()
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	return errors.Join(err, serr)
+}
+
+func buildServers(o instanceOptions, log *slog.Logger, st *store.Store, md *media.Dir, eng account.Engine,
+	token string, guard fetch.Guard, publicURL string) (*webhook.Dispatcher, *api.Server, error) {
+	instanceID := o.instanceName
+	if instanceID == "" {
+		instanceID, _ = os.Hostname()
+	}
+	var srv *api.Server
+	observe := func(outcome string, events int) {
+		if srv != nil {
+			srv.Metrics()(outcome, events)
+		}
+	}
+	dispatcher, err := webhook.New(webhook.Options{Store: st, Client: guard.Client(30 * time.Second),
+		InstanceID: instanceID, Secret: o.webhookSecret, MaxAge: o.webhookMaxAge, Logger: log,
+		Rewrite: api.RewriteMedia(publicURL), Observe: observe})
+	if err != nil {
+		return nil, nil, err
+	}
+	srv, err = api.New(api.Options{Store: st, Engine: eng, Media: md, Token: token, PublicURL: o.publicURL,
+		Fetcher: fetch.NewFetcher(guard, o.maxFileBytes), MaxFileBytes: o.maxFileBytes,
+		WebhookChanged: dispatcher.Kick, Logger: log})
+	if err != nil {
+		return nil, nil, err
+	}
+	return dispatcher, srv, nil
+}
+
+// defaultPublicURL guesses this server's URL: the in-cluster Service name in a pod, else localhost.
+func defaultPublicURL(o instanceOptions, addr net.Addr) string {
+	_, port, _ := net.SplitHostPort(addr.String())
+	if o.instanceName != "" && o.namespace != "" {
+		return fmt.Sprintf("http://%s.%s.svc:%s", o.instanceName, o.namespace, port)
+	}
+	return "http://localhost:" + port
+}
+
+// cleanMedia removes downloaded media older than the retention, hourly.
+func cleanMedia(ctx context.Context, md *media.Dir, retention time.Duration, log *slog.Logger) {
+	t := time.NewTicker(time.Hour)
+	defer t.Stop()
+	for {
+		if n, err := md.Cleanup(retention, time.Now()); err != nil {
+			log.Warn("media cleanup", "error", err)
+		} else if n > 0 {
+			log.Info("removed old media files", "count", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
