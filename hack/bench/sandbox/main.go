@@ -25,15 +25,16 @@ import (
 
 // config holds the command-line flags.
 type config struct {
-	fig        string
-	messages   int
-	pairs      []int
-	clients    int
-	phones     int
-	workers    int
-	pairings   int
-	bin        string
-	profileDir string
+	fig         string
+	messages    int
+	pairs       []int
+	clients     int
+	phones      int
+	workers     int
+	pairings    int
+	bin         string
+	profileDir  string
+	memoryChild bool
 }
 
 func main() {
@@ -69,6 +70,7 @@ func parseFlags(args []string) (config, error) {
 	fs.IntVar(&cfg.pairings, "pairings", 20, "sequential pairings for the pairing-time figure")
 	fs.StringVar(&cfg.bin, "bin", "", "messenger-operator binary for the memory figure (empty: go build it)")
 	fs.StringVar(&cfg.profileDir, "profile-dir", os.TempDir(), "where the sandbox-side CPU profiles go")
+	fs.BoolVar(&cfg.memoryChild, "memory-child", false, "memory figure: use this program's -serve child (writes a heap profile) instead of -bin")
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -12,14 +13,7 @@ import (
 // cfg.clients clients to cfg.phones phones, and reports the growth of the sandbox's RSS per
 // connected idle client.
 func memoryFigure(ctx context.Context, cfg config) error {
-	bin := cfg.bin
-	if bin == "" {
-		var err error
-		if bin, err = buildBinary(ctx); err != nil {
-			return err
-		}
-	}
-	sb, err := startBinary(ctx, bin)
+	sb, what, err := memorySandbox(ctx, cfg)
 	if err != nil {
 		return err
 	}
@@ -49,8 +43,8 @@ func memoryFigure(ctx context.Context, cfg config) error {
 		return err
 	}
 	pairing := time.Since(start)
-	fmt.Printf("\n## Memory per connected idle client (%d clients on %d phones, `%s sandbox` in its own process)\n",
-		cfg.clients, cfg.phones, bin)
+	fmt.Printf("\n## Memory per connected idle client (%d clients on %d phones, %s in its own process)\n",
+		cfg.clients, cfg.phones, what)
 	fmt.Printf("pairing all clients took %v with %d concurrent pairings\n", pairing.Round(time.Second), cfg.workers)
 	fmt.Printf("sandbox VmRSS before the clients (after %d phones): %d KiB\n", cfg.phones, before)
 	for _, idle := range []time.Duration{10 * time.Second, 60 * time.Second} {
@@ -70,7 +64,32 @@ func memoryFigure(ctx context.Context, cfg config) error {
 	}
 	hwm, _ := procStatusKiB(pid, "VmHWM")
 	fmt.Printf("sandbox peak RSS (VmHWM): %d KiB\n", hwm)
+	if sb.control != "" {
+		heap := filepath.Join(cfg.profileDir, fmt.Sprintf("sandbox-heap-%dclients.pprof", len(clients)))
+		if err := sb.profile(ctx, "heap", heap); err != nil {
+			return err
+		}
+		fmt.Printf("sandbox heap profile (after a GC): %s\n", heap)
+	}
 	return nil
+}
+
+// memorySandbox starts the sandbox for the memory figure: the messenger-operator binary, or
+// this program's -serve child (which can write a heap profile) when cfg.memoryChild is set.
+func memorySandbox(ctx context.Context, cfg config) (*sandboxProc, string, error) {
+	if cfg.memoryChild {
+		sb, err := startChild(ctx)
+		return sb, "this program's -serve child", err
+	}
+	bin := cfg.bin
+	if bin == "" {
+		var err error
+		if bin, err = buildBinary(ctx); err != nil {
+			return nil, "", err
+		}
+	}
+	sb, err := startBinary(ctx, bin)
+	return sb, "`" + bin + " sandbox`", err
 }
 
 // pairMany pairs n clients round-robin to phones, `workers` at a time.

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"runtime"
@@ -65,6 +66,16 @@ func serve() error {
 			http.Error(w, err.Error(), http.StatusInternalServerError)
 		}
 		profile = nil
+	})
+	mux.HandleFunc("POST /heap", func(w http.ResponseWriter, r *http.Request) {
+		runtime.GC()
+		f, err := os.Create(r.URL.Query().Get("file"))
+		if err == nil {
+			err = errors.Join(pprof.WriteHeapProfile(f), f.Close())
+		}
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+		}
 	})
 	go func() { _ = http.Serve(ln, mux) }()
 	fmt.Printf("%s http://%s\n", srv.URL(), ln.Addr())
@@ -167,11 +178,17 @@ func (p *sandboxProc) stop() {
 	}
 }
 
+// profile starts or stops the child's CPU profile ("start", "stop") or writes its heap
+// profile after a GC ("heap").
 func (p *sandboxProc) profile(ctx context.Context, action, file string) error {
 	if p.control == "" {
 		return errors.New("this sandbox process has no profile switch")
 	}
-	req, err := http.NewRequestWithContext(ctx, "POST", p.control+"/profile/"+action+"?file="+file, nil)
+	path := "/profile/" + action
+	if action == "heap" {
+		path = "/heap"
+	}
+	req, err := http.NewRequestWithContext(ctx, "POST", p.control+path+"?file="+url.QueryEscape(file), nil)
 	if err != nil {
 		return err
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"sync"
 	"time"
 
@@ -56,6 +57,11 @@ func throughputRun(ctx context.Context, cfg config, run, k int) error {
 	if err := sb.profile(ctx, "start", profile); err != nil {
 		return err
 	}
+	clientProfile := filepath.Join(cfg.profileDir, fmt.Sprintf("client-cpu-%dpairs.pprof", k))
+	stopClientProfile, err := startSelfProfile(clientProfile)
+	if err != nil {
+		return err
+	}
 	sbCPU0, _ := cpuTime(sb.cmd.Process.Pid)
 	selfCPU0, _ := cpuTime(os.Getpid())
 	start := time.Now()
@@ -63,7 +69,7 @@ func throughputRun(ctx context.Context, cfg config, run, k int) error {
 	elapsed := time.Since(start)
 	sbCPU1, _ := cpuTime(sb.cmd.Process.Pid)
 	selfCPU1, _ := cpuTime(os.Getpid())
-	if perr := sb.profile(ctx, "stop", ""); perr != nil && err == nil {
+	if perr := errors.Join(sb.profile(ctx, "stop", ""), stopClientProfile()); perr != nil && err == nil {
 		err = perr
 	}
 	if err != nil {
@@ -82,7 +88,7 @@ func throughputRun(ctx context.Context, cfg config, run, k int) error {
 	fmt.Printf("SendMessage mean %v: queue %v, devices %v, encrypt %v, send %v, wait for server ack %v\n",
 		timings.total/time.Duration(total), timings.queue/time.Duration(total), timings.devices/time.Duration(total),
 		timings.encrypt/time.Duration(total), timings.send/time.Duration(total), timings.resp/time.Duration(total))
-	fmt.Printf("sandbox CPU profile: %s\n", profile)
+	fmt.Printf("CPU profiles: sandbox %s, clients %s\n", profile, clientProfile)
 	for _, c := range []struct {
 		what              string
 		peers, decrypting int
@@ -196,4 +202,20 @@ func waitPhones(ctx context.Context, api *adminAPI, pairs []*senderPair, want in
 		}
 	}
 	return time.Now(), nil
+}
+
+// startSelfProfile starts a CPU profile of this (the clients') process.
+func startSelfProfile(file string) (func() error, error) {
+	f, err := os.Create(file)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		_ = f.Close()
+		return nil, fmt.Errorf("client CPU profile: %w", err)
+	}
+	return func() error {
+		pprof.StopCPUProfile()
+		return f.Close()
+	}, nil
 }
