@@ -1,0 +1,166 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"go.mau.fi/whatsmeow"
+
+	"github.com/messenger-operator/messenger-operator/instance/account"
+	"github.com/messenger-operator/messenger-operator/sandbox/sandboxclient"
+)
+
+// supervise keeps the account connected, or pairing, until ctx ends. whatsmeow's own
+// auto-reconnect is off: every reconnection goes through here, with a capped backoff.
+func (e *Engine) supervise(ctx context.Context) {
+	for {
+		delay := e.step(ctx)
+		var timer <-chan time.Time
+		if delay > 0 {
+			timer = time.After(delay)
+		}
+		select {
+		case <-ctx.Done():
+			e.mu.Lock()
+			cli := e.cli
+			e.mu.Unlock()
+			if cli != nil {
+				cli.Disconnect()
+			}
+			return
+		case <-e.kick:
+		case <-timer:
+		}
+	}
+}
+
+// step moves the connection one step towards "connected" and returns how long to wait before
+// looking again (0: until something happens).
+func (e *Engine) step(ctx context.Context) time.Duration {
+	e.mu.Lock()
+	cli, hold, until := e.cli, e.hold, e.until
+	e.mu.Unlock()
+	if cli == nil || cli.Store.Deleted {
+		var err error
+		if cli, err = e.newClient(ctx); err != nil {
+			return e.failed(err)
+		}
+	}
+	if hold || cli.IsConnected() {
+		return 0
+	}
+	if wait := time.Until(until); wait > 0 {
+		return wait
+	}
+	if cli.Store.ID == nil {
+		qr, err := cli.GetQRChannel(ctx)
+		if err != nil {
+			return e.failed(fmt.Errorf("starting QR pairing: %w", err))
+		}
+		go e.watchQR(cli, qr)
+		e.setStatus(account.StatusLoading, e.pairingSubstatus(), "", "waiting for a QR code")
+	} else {
+		e.setStatus(account.StatusLoading, account.SubstatusConnecting, "", "connecting")
+	}
+	// Connect, not ConnectContext(ctx): the socket must only ever be closed by Disconnect, or
+	// whatsmeow's socket teardown races with itself.
+	if err := cli.Connect(); err != nil {
+		return e.failed(fmt.Errorf("connecting: %w", err))
+	}
+	return 0
+}
+
+// failed records a failed attempt and returns the backoff before the next one.
+func (e *Engine) failed(err error) time.Duration {
+	e.mu.Lock()
+	e.failures++
+	wait := backoff(e.failures)
+	e.mu.Unlock()
+	e.log.Warn("WhatsApp connection attempt failed", "err", err, "retryIn", wait)
+	e.setStatus(account.StatusLoading, account.SubstatusOffline, "", err.Error())
+	return wait
+}
+
+// backoff doubles from minBackoff up to maxBackoff.
+func backoff(failures int) time.Duration {
+	d := minBackoff
+	for i := 1; i < failures && d < maxBackoff; i++ {
+		d *= 2
+	}
+	return min(d, maxBackoff)
+}
+
+// newClient makes a client for the stored device, or for a new one when there is none.
+func (e *Engine) newClient(ctx context.Context) (*whatsmeow.Client, error) {
+	dev, err := e.container.GetFirstDevice(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("loading the device: %w", err)
+	}
+	cli := whatsmeow.NewClient(dev, waLogger(e.log.With("component", "whatsmeow")))
+	cli.EnableAutoReconnect = false
+	cli.SynchronousAck = true // acknowledge messages only once they are in the journal
+	cli.AutomaticMessageRerequestFromPhone = true
+	if e.opts.NetworkURL != "" {
+		if err := sandboxclient.Configure(ctx, cli, e.opts.NetworkURL); err != nil {
+			return nil, fmt.Errorf("using sandbox network: %w", err)
+		}
+	} else if e.opts.Proxy != "" {
+		if err := cli.SetProxyAddress(e.opts.Proxy); err != nil {
+			return nil, fmt.Errorf("using proxy: %w", err)
+		}
+	}
+	cli.AddEventHandlerWithSuccessStatus(func(evt any) bool { return e.handleEvent(cli, evt) })
+	e.mu.Lock()
+	e.cli = cli
+	e.mu.Unlock()
+	return cli, nil
+}
+
+// watchQR follows one pairing attempt: each QR code whatsmeow shows, and how the attempt ends.
+// An expired attempt is replaced by a new one, so there is always a live QR to scan.
+func (e *Engine) watchQR(cli *whatsmeow.Client, ch <-chan whatsmeow.QRChannelItem) {
+	for item := range ch {
+		if !e.current(cli) {
+			return
+		}
+		switch item.Event {
+		case whatsmeow.QRChannelEventCode:
+			e.setStatus(account.StatusGotQRCode, e.pairingSubstatus(), item.Code, "scan the QR code with the phone")
+		case whatsmeow.QRChannelSuccess.Event:
+			e.setStatus(account.StatusLoading, account.SubstatusConnecting, "", "paired; logging in")
+		case whatsmeow.QRChannelTimeout.Event:
+			e.setStatus(account.StatusLoading, e.pairingSubstatus(), "", "QR code expired; preparing a new one")
+			signal(e.kick)
+		case whatsmeow.QRChannelClientOutdated.Event:
+			e.mu.Lock()
+			e.hold = true
+			e.mu.Unlock()
+			e.setStatus(account.StatusLoading, account.SubstatusOutdated, "", "WhatsApp refused this client version as outdated")
+		default:
+			e.setStatus(account.StatusLoading, account.SubstatusOffline, "", "pairing failed: "+item.Event)
+			e.mu.Lock()
+			e.until = time.Now().Add(backoff(e.failures + 1))
+			e.failures++
+			e.mu.Unlock()
+			signal(e.kick)
+		}
+	}
+}
+
+// pairingSubstatus keeps "logged_out" visible while a logged-out account shows its new QR.
+func (e *Engine) pairingSubstatus() string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.status.Substatus == account.SubstatusLoggedOut {
+		return account.SubstatusLoggedOut
+	}
+	return account.SubstatusPairing
+}
+
+// current reports whether cli is still the engine's client (events of replaced clients are stale).
+func (e *Engine) current(cli *whatsmeow.Client) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.cli == cli
+}
