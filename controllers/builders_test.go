@@ -140,12 +140,18 @@ func TestBuildStatefulSetFromSpec(t *testing.T) {
 	}
 	env := envByName(c)
 	checks := map[string]func(corev1.EnvVar) bool{
-		"MESSENGER_TOKEN":             func(e corev1.EnvVar) bool { return e.ValueFrom.SecretKeyRef.Name == "mytok" && e.ValueFrom.SecretKeyRef.Key == "k" },
-		"MESSENGER_WEBHOOK_URL":       func(e corev1.EnvVar) bool { return e.Value == "https://hooks.example/x" },
-		"MESSENGER_WEBHOOK_SECRET":    func(e corev1.EnvVar) bool { return e.ValueFrom.SecretKeyRef.Name == "wh" && e.ValueFrom.SecretKeyRef.Key == "secret" },
+		"MESSENGER_TOKEN": func(e corev1.EnvVar) bool {
+			return e.ValueFrom.SecretKeyRef.Name == "mytok" && e.ValueFrom.SecretKeyRef.Key == "k"
+		},
+		"MESSENGER_WEBHOOK_URL": func(e corev1.EnvVar) bool { return e.Value == "https://hooks.example/x" },
+		"MESSENGER_WEBHOOK_SECRET": func(e corev1.EnvVar) bool {
+			return e.ValueFrom.SecretKeyRef.Name == "wh" && e.ValueFrom.SecretKeyRef.Key == "secret"
+		},
 		"MESSENGER_ACK_NOTIFICATIONS": func(e corev1.EnvVar) bool { return e.Value == "true" },
 		"MESSENGER_NETWORK_URL":       func(e corev1.EnvVar) bool { return e.Value == "http://sandbox:8900" },
-		"MESSENGER_PROXY":             func(e corev1.EnvVar) bool { return e.ValueFrom.SecretKeyRef.Name == "px" && e.ValueFrom.SecretKeyRef.Key == "url" },
+		"MESSENGER_PROXY": func(e corev1.EnvVar) bool {
+			return e.ValueFrom.SecretKeyRef.Name == "px" && e.ValueFrom.SecretKeyRef.Key == "url"
+		},
 	}
 	for name, ok := range checks {
 		e, found := env[name]

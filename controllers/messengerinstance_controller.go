@@ -9,6 +9,7 @@ import (
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
+	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -139,9 +140,10 @@ func (r *Reconciler) reconcile(ctx context.Context, mi *v1alpha1.MessengerInstan
 		obs.ErrorMessage = err.Error()
 	}
 
-	// 7. Write status (operator-owned fields only) and emit events for what changed.
+	// 7. Write status (operator-owned fields only) and emit events for what changed. A stalled
+	//    generation counts as observed (kstatus then reports Failed); a transient error does not.
 	childrenApplied := err == nil && obs.StalledReason == ""
-	if serr := r.applyStatus(ctx, mi, obs, childrenApplied); serr != nil {
+	if serr := r.applyStatus(ctx, mi, obs, childrenApplied, err == nil); serr != nil {
 		return ctrl.Result{}, errors.Join(err, serr)
 	}
 	if err != nil {
@@ -228,30 +230,83 @@ func (r *Reconciler) ensureTokenSecret(ctx context.Context, mi *v1alpha1.Messeng
 	return nil
 }
 
-// applyChildren server-side-applies every child. An Invalid answer means the spec produced an
-// object the API server refuses: retrying cannot help, so it stalls.
-func (r *Reconciler) applyChildren(ctx context.Context, mi *v1alpha1.MessengerInstance) error {
-	applies := []struct {
-		kind string
-		ac   runtime.ApplyConfiguration
-	}{
-		{"ServiceAccount", BuildServiceAccount(mi)},
-		{"Role", BuildRole(mi)},
-		{"RoleBinding", BuildRoleBinding(mi)},
-		{"Lease", BuildLease(mi)},
-		{"Service", BuildService(mi)},
-		{"StatefulSet", BuildStatefulSet(mi, r.Build)},
+// child is one kind of child: how to build it and an empty object of its type (for deletes).
+type child struct {
+	kind  string
+	build func(*v1alpha1.MessengerInstance) runtime.ApplyConfiguration
+	empty func() client.Object
+}
+
+// children lists every child in apply order (RBAC first, the StatefulSet that uses it last).
+func (r *Reconciler) children() []child {
+	return []child{
+		{"ServiceAccount", func(m *v1alpha1.MessengerInstance) runtime.ApplyConfiguration { return BuildServiceAccount(m) },
+			func() client.Object { return &corev1.ServiceAccount{} }},
+		{"Role", func(m *v1alpha1.MessengerInstance) runtime.ApplyConfiguration { return BuildRole(m) },
+			func() client.Object { return &rbacv1.Role{} }},
+		{"RoleBinding", func(m *v1alpha1.MessengerInstance) runtime.ApplyConfiguration { return BuildRoleBinding(m) },
+			func() client.Object { return &rbacv1.RoleBinding{} }},
+		{"Lease", func(m *v1alpha1.MessengerInstance) runtime.ApplyConfiguration { return BuildLease(m) },
+			func() client.Object { return &coordinationv1.Lease{} }},
+		{"Service", func(m *v1alpha1.MessengerInstance) runtime.ApplyConfiguration { return BuildService(m) },
+			func() client.Object { return &corev1.Service{} }},
+		{"StatefulSet", func(m *v1alpha1.MessengerInstance) runtime.ApplyConfiguration { return BuildStatefulSet(m, r.Build) },
+			func() client.Object { return &appsv1.StatefulSet{} }},
 	}
-	for _, a := range applies {
-		err := r.Client.Apply(ctx, a.ac, client.FieldOwner(FieldManager), client.ForceOwnership)
-		if apierrors.IsInvalid(err) {
-			return &errStalled{ReasonInvalidSpec, fmt.Sprintf("%s refused by the API server: %v", a.kind, err)}
-		}
-		if err != nil {
-			return fmt.Errorf("applying %s %s/%s: %w", a.kind, mi.Namespace, mi.Name, err)
+}
+
+// applyChildren server-side-applies every child.
+func (r *Reconciler) applyChildren(ctx context.Context, mi *v1alpha1.MessengerInstance) error {
+	for _, c := range r.children() {
+		if err := r.applyChild(ctx, mi, c); err != nil {
+			return err
 		}
 	}
 	return nil
+}
+
+// applyChild applies one child. When the API server refuses the merged object (Invalid), there
+// are two causes: another manager re-keyed a list the operator owns (e.g. changed a Service
+// port, so the desired port would be added next to it as a duplicate), or the spec itself
+// yields an invalid object. A dry-run apply of the same child under a fresh name tells them
+// apart: in the first case the child is deleted and applied anew; in the
+// second the instance stalls with the API server's message. (A recreated StatefulSet restarts
+// its pod: acceptable for a child that someone rewrote by hand.)
+func (r *Reconciler) applyChild(ctx context.Context, mi *v1alpha1.MessengerInstance, c child) error {
+	opts := []client.ApplyOption{client.FieldOwner(FieldManager), client.ForceOwnership}
+	err := r.Client.Apply(ctx, c.build(mi), opts...)
+	if err == nil {
+		return nil
+	}
+	if !apierrors.IsInvalid(err) {
+		return fmt.Errorf("applying %s %s/%s: %w", c.kind, mi.Namespace, mi.Name, err)
+	}
+	probe := mi.DeepCopy()
+	probe.Name = mi.Name + "-probe"
+	if perr := r.Client.Apply(ctx, c.build(probe), append(opts, client.DryRunAll)...); perr != nil {
+		return &errStalled{ReasonInvalidSpec, fmt.Sprintf("%s refused by the API server: %v", c.kind, err)}
+	}
+	obj := c.empty()
+	obj.SetNamespace(mi.Namespace)
+	obj.SetName(nameOf(c.build(mi)))
+	log.FromContext(ctx).Info("Recreating child that drifted beyond repair by apply", "kind", c.kind, "name", obj.GetName(), "error", err.Error())
+	r.Recorder.Eventf(mi, obj, corev1.EventTypeWarning, "ChildRecreated", "Recreate",
+		"%s %s was changed by another client in a way apply cannot merge; recreated it", c.kind, obj.GetName())
+	if derr := r.Client.Delete(ctx, obj); derr != nil && !apierrors.IsNotFound(derr) {
+		return fmt.Errorf("deleting drifted %s %s/%s: %w", c.kind, mi.Namespace, obj.GetName(), derr)
+	}
+	if err := r.Client.Apply(ctx, c.build(mi), opts...); err != nil {
+		return fmt.Errorf("re-applying %s %s/%s: %w", c.kind, mi.Namespace, obj.GetName(), err)
+	}
+	return nil
+}
+
+// nameOf returns metadata.name of an apply configuration.
+func nameOf(ac runtime.ApplyConfiguration) string {
+	if n, ok := ac.(interface{ GetName() *string }); ok && n.GetName() != nil {
+		return *n.GetName()
+	}
+	return ""
 }
 
 // getStatefulSet reads the instance's StatefulSet from the cache (nil if not there yet).
@@ -270,14 +325,16 @@ func (r *Reconciler) getStatefulSet(ctx context.Context, mi *v1alpha1.MessengerI
 // applyStatus writes the fields the operator owns with server-side apply (the instance's kube
 // agent owns the account fields under its own manager), skipping the write when nothing changed.
 // When the children were applied, the reboot request in the annotation counts as handled.
-func (r *Reconciler) applyStatus(ctx context.Context, mi *v1alpha1.MessengerInstance, obs Observation, childrenApplied bool) error {
+func (r *Reconciler) applyStatus(ctx context.Context, mi *v1alpha1.MessengerInstance, obs Observation, childrenApplied, observedAll bool) error {
 	now := metav1.Now()
 	conds := MergeConditions(mi.Status.Conditions, ComputeConditions(obs), now)
 	observed := mi.Status.ObservedGeneration
+	if observedAll {
+		observed = mi.Generation
+	}
 	handledReboot := mi.Status.LastHandledReboot
 	rebooted := false
 	if childrenApplied {
-		observed = mi.Generation
 		if v := mi.Annotations[v1alpha1.RebootAnnotation]; v != "" && v != handledReboot {
 			handledReboot, rebooted = v, true
 		}

@@ -192,6 +192,7 @@ type MessengerInstanceStatus struct {
 // +kubebuilder:printcolumn:name="Phone",type=string,JSONPath=`.status.phone`
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+// +kubebuilder:validation:XValidation:rule="self.metadata.name.size() <= 52 && self.metadata.name.matches('^[a-z]([-a-z0-9]*[a-z0-9])?$')",message="metadata.name must be a DNS-1035 label (lowercase letters, digits and '-', starting with a letter) of at most 52 characters: it names the StatefulSet and the Service"
 // +kubebuilder:validation:XValidation:rule="!has(self.spec) || !has(self.spec.tokenSecretRef) || self.spec.tokenSecretRef.name != self.metadata.name + '-token'",message="spec.tokenSecretRef must not name <name>-token: that name is reserved for the generated token Secret"
 type MessengerInstance struct {
 	metav1.TypeMeta `json:",inline"`
