@@ -3,7 +3,7 @@ GO ?= go
 BIN ?= bin
 export CGO_ENABLED ?= 0
 
-.PHONY: help build test test-unit lint fmt dev clean envtest-bins manifests generate
+.PHONY: help build test test-unit lint fmt dev clean envtest-bins manifests generate bench-sandbox
 
 help: ## Show this help
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*?## "}{printf "  %-14s %s\n",$$1,$$2}'
@@ -23,6 +23,9 @@ test: lint build ## Run every test (unit, sandbox against real whatsmeow clients
 
 dev: build ## Start a sandbox network on 127.0.0.1:8900 (today's quick start; see README)
 	$(BIN)/messenger-operator sandbox --listen 127.0.0.1:8900
+
+bench-sandbox: build ## Measure the sandbox figures of docs/benchmarks.md (about 5 minutes)
+	$(GO) run ./hack/bench/sandbox -bin $(BIN)/messenger-operator
 
 envtest-bins: ## Build kube-apiserver and etcd for envtest into a cache outside the repo (first run ~6 min)
 	@hack/envtest-bins.sh

@@ -62,8 +62,8 @@ func parseFlags(args []string) (config, error) {
 	var cfg config
 	fs := flag.NewFlagSet("sandbox-bench", flag.ContinueOnError)
 	fs.StringVar(&cfg.fig, "fig", "all", "figure to measure: all, throughput, memory, pair")
-	fs.IntVar(&cfg.messages, "messages", 1000, "messages per sender pair for the throughput figure")
-	pairs := fs.String("pairs", "1,4", "comma-separated numbers of concurrent sender pairs")
+	fs.IntVar(&cfg.messages, "messages", 2000, "messages per sender pair for the throughput figure")
+	pairs := fs.String("pairs", "1,4,8", "comma-separated numbers of concurrent sender pairs")
 	fs.IntVar(&cfg.clients, "clients", 500, "idle clients for the memory figure")
 	fs.IntVar(&cfg.phones, "phones", 10, "phones the idle clients are linked to (memory figure)")
 	fs.IntVar(&cfg.workers, "workers", 6, "concurrent pairings while connecting the idle clients")

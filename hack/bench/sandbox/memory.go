@@ -47,7 +47,7 @@ func memoryFigure(ctx context.Context, cfg config) error {
 		cfg.clients, cfg.phones, what)
 	fmt.Printf("pairing all clients took %v with %d concurrent pairings\n", pairing.Round(time.Second), cfg.workers)
 	fmt.Printf("sandbox VmRSS before the clients (after %d phones): %d KiB\n", cfg.phones, before)
-	for _, idle := range []time.Duration{10 * time.Second, 60 * time.Second} {
+	for _, idle := range []time.Duration{10 * time.Second, 30 * time.Second} {
 		time.Sleep(idle - time.Since(start.Add(pairing)))
 		after, err := procStatusKiB(pid, "VmRSS")
 		if err != nil {
