@@ -103,20 +103,7 @@ func (s *Store) Enqueue(ctx context.Context, n NewItem) (Item, error) {
 	if n.Kind == KindGroup {
 		it.MessageID = "true_group_" + it.WAID
 	}
-	err := s.write(ctx, func(ctx context.Context, tx *wtx) error {
-		qn, err := nextNumbers(ctx, tx, "queue", 1)
-		if err != nil {
-			return err
-		}
-		it.QueueNumber = qn
-		_, err = tx.ExecContext(ctx, `INSERT INTO mo_queue (queue_number, message_id, wa_id, chat_id, kind, body,
-			metadata, state, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
-			qn, it.MessageID, it.WAID, it.ChatID, it.Kind, it.Body, it.Metadata, StateQueued, it.CreatedAt.UnixMilli())
-		if err != nil {
-			return fmt.Errorf("inserting queue item: %w", err)
-		}
-		return nil
-	})
+	err := s.submit(ctx, &writeReq{enqueue: &it, done: make(chan error, 1)})
 	if err != nil {
 		return Item{}, fmt.Errorf("enqueue: %w", err)
 	}

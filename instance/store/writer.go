@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 )
 
 // ErrClosed is returned by writes after Close.
@@ -20,15 +22,22 @@ type wtx struct {
 func (t *wtx) onCommit(f func()) { t.after = append(t.after, f) }
 
 type writeReq struct {
-	fn    func(ctx context.Context, tx *wtx) error
-	done  chan error
-	after []func()
+	fn func(ctx context.Context, tx *wtx) error
+	// enqueue, instead of fn, asks for this queue item to be inserted; all enqueues of a batch share
+	// one counter update and multi-row inserts.
+	enqueue *Item
+	done    chan error
+	after   []func()
 }
 
 // write runs fn in the writer's transaction and waits for the commit. fn may be run more than once
 // (after a failed shared transaction), so it must only touch the database and its own results.
 func (s *Store) write(ctx context.Context, fn func(ctx context.Context, tx *wtx) error) error {
-	req := &writeReq{fn: fn, done: make(chan error, 1)}
+	return s.submit(ctx, &writeReq{fn: fn, done: make(chan error, 1)})
+}
+
+// submit hands a request to the writer and waits for its outcome.
+func (s *Store) submit(ctx context.Context, req *writeReq) error {
 	select {
 	case s.writes <- req:
 	case <-s.stop:
@@ -106,7 +115,14 @@ func (s *Store) runTx(ctx context.Context, batch []*writeReq) error {
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
+	if err := s.insertItems(ctx, tx, batch); err != nil {
+		_ = tx.Rollback()
+		return err
+	}
 	for _, r := range batch {
+		if r.fn == nil {
+			continue
+		}
 		t := &wtx{Tx: tx}
 		if err := r.fn(ctx, t); err != nil {
 			_ = tx.Rollback()
@@ -120,6 +136,67 @@ func (s *Store) runTx(ctx context.Context, batch []*writeReq) error {
 	s.commits.Add(1)
 	s.batches.Add(int64(len(batch)))
 	return nil
+}
+
+// rowsPerInsert caps the rows of one multi-row INSERT.
+const rowsPerInsert = 64
+
+// insertItems inserts the batch's queue items: one counter update, then multi-row INSERTs.
+func (s *Store) insertItems(ctx context.Context, tx *sql.Tx, batch []*writeReq) error {
+	var items []*Item
+	for _, r := range batch {
+		if r.enqueue != nil {
+			items = append(items, r.enqueue)
+		}
+	}
+	if len(items) == 0 {
+		return nil
+	}
+	first, err := nextNumbers(ctx, &wtx{Tx: tx}, "queue", int64(len(items)))
+	if err != nil {
+		return err
+	}
+	for i, it := range items {
+		it.QueueNumber = first + int64(i)
+	}
+	for start := 0; start < len(items); start += rowsPerInsert {
+		chunk := items[start:min(start+rowsPerInsert, len(items))]
+		var sb strings.Builder
+		sb.WriteString(`INSERT INTO mo_queue (queue_number, message_id, wa_id, chat_id, kind, body, metadata, state,
+			created_at) VALUES `)
+		args := make([]any, 0, len(chunk)*9)
+		for i, it := range chunk {
+			if i > 0 {
+				sb.WriteByte(',')
+			}
+			sb.WriteString(s.placeholders(len(args), 9))
+			args = append(args, it.QueueNumber, it.MessageID, it.WAID, it.ChatID, it.Kind, it.Body, it.Metadata,
+				StateQueued, it.CreatedAt.UnixMilli())
+		}
+		if _, err := tx.ExecContext(ctx, sb.String(), args...); err != nil {
+			return fmt.Errorf("inserting queue items: %w", err)
+		}
+	}
+	return nil
+}
+
+// placeholders returns "(p1,…,pn)" numbered from offset+1: ? for SQLite (whose driver looks $n names
+// up one by one), $n for PostgreSQL.
+func (s *Store) placeholders(offset, n int) string {
+	var sb strings.Builder
+	sb.WriteByte('(')
+	for i := range n {
+		if i > 0 {
+			sb.WriteByte(',')
+		}
+		if s.dialect == SQLite {
+			sb.WriteByte('?')
+		} else {
+			sb.WriteString("$" + strconv.Itoa(offset+i+1))
+		}
+	}
+	sb.WriteByte(')')
+	return sb.String()
 }
 
 // nextNumbers reserves n consecutive numbers of the named counter and returns the first.
