@@ -68,6 +68,10 @@ func (e *Engine) sendItem(ctx context.Context, cli *whatsmeow.Client, it store.I
 	sctx, cancel := context.WithTimeout(ctx, sendTimeout)
 	defer cancel()
 	result, msg, err := e.deliver(sctx, cli, it)
+	if msg != nil && cli.Store.ID != nil {
+		msg.Author = cli.Store.ID.User + "@" + chat.ServerChatAPI
+		msg.SenderName = cli.Store.PushName
+	}
 	switch {
 	case err == nil:
 		err = e.opts.Store.MarkSent(ctx, it.QueueNumber, result, msg)

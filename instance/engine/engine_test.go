@@ -134,7 +134,8 @@ func (h *harness) waitJournal(ok func(chat.Message) bool) chat.Message {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	h.t.Fatal("journal never got the expected message")
+	msgs, _ := h.store.Messages(context.Background(), 0, 1000)
+	h.t.Fatalf("journal never got the expected message; it has %+v", msgs)
 	return chat.Message{}
 }
 

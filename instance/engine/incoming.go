@@ -125,7 +125,7 @@ func classify(msg *waE2E.Message) (content, bool) {
 			cards = append(cards, c.GetVcard())
 		}
 		return content{kind: chat.TypeVCard, body: strings.Join(cards, "\n")}, true
-	case msg.GetProtocolMessage().GetType() == waE2E.ProtocolMessage_REVOKE:
+	case msg.GetProtocolMessage() != nil && msg.GetProtocolMessage().GetType() == waE2E.ProtocolMessage_REVOKE:
 		return content{kind: chat.TypeRevoked, body: msg.GetProtocolMessage().GetKey().GetID()}, true
 	}
 	return content{}, false

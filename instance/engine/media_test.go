@@ -1,0 +1,90 @@
+package engine_test
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/messenger-operator/messenger-operator/instance/api"
+	"github.com/messenger-operator/messenger-operator/instance/chat"
+	"github.com/messenger-operator/messenger-operator/instance/media"
+	"github.com/messenger-operator/messenger-operator/instance/store"
+	"github.com/messenger-operator/messenger-operator/sandbox"
+)
+
+func TestEngineFilesBothWays(t *testing.T) {
+	h := newHarness(t, t.TempDir())
+	h.pair()
+	ctx := context.Background()
+
+	img := []byte("\x89PNG\r\n\x1a\n not really a png, but bytes all the same")
+	rel, err := h.media.Save(media.Outgoing, "cover.png", img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	meta, _ := json.Marshal(api.FileMetadata{File: rel, FileName: "cover.png", MimeType: "image/png",
+		MediaType: chat.TypeImage, Caption: "the cover", Size: len(img)})
+	it, err := h.store.Enqueue(ctx, store.NewItem{Kind: store.KindFile, Chat: bob, Body: "cover.png", Metadata: string(meta)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.eng.WakeQueue()
+	sum := sha256.Sum256(img)
+	got := h.waitPhone("15550002222", func(m sandbox.PhoneMessage) bool {
+		return m.ID == it.WAID && m.Media != nil && m.Media.SHA256 != ""
+	})
+	if got.Type != "image" || got.Media.SHA256 != hex.EncodeToString(sum[:]) || got.Media.Caption != "the cover" {
+		t.Fatalf("bob got %+v / %+v", got, got.Media)
+	}
+
+	doc := []byte("%PDF-1.4 quarterly report")
+	var sent sandbox.PhoneMessage
+	h.admin("POST", "/sandbox/phones/15550002222/messages", map[string]any{"to": "15550001111", "body": "report",
+		"media": map[string]string{"data": base64.StdEncoding.EncodeToString(doc), "mimetype": "application/pdf", "fileName": "q3.pdf"}}, &sent)
+	in := h.waitJournal(func(m chat.Message) bool { return strings.HasSuffix(m.ID, sent.ID) })
+	if in.Type != chat.TypeDocument || in.FileName != "q3.pdf" || in.Caption != "report" || !strings.HasPrefix(in.Body, "/media/in/") {
+		t.Fatalf("incoming document %+v", in)
+	}
+	path, err := h.media.Path(strings.SplitN(strings.TrimPrefix(in.Body, "/media/"), "?", 2)[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if data, err := os.ReadFile(path); err != nil || string(data) != string(doc) {
+		t.Fatalf("stored media %q %v", data, err)
+	}
+}
+
+func TestEngineCreatesGroups(t *testing.T) {
+	h := newHarness(t, t.TempDir())
+	h.pair()
+	ctx := context.Background()
+	meta, _ := json.Marshal(api.GroupMetadata{GroupName: "Browsers", Participants: []string{"15550002222@c.us"},
+		MessageText: "Safari is the new IE"})
+	it, err := h.store.Enqueue(ctx, store.NewItem{Kind: store.KindGroup, Body: "Browsers", Metadata: string(meta)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.eng.WakeQueue()
+	wctx, cancel := context.WithTimeout(ctx, waitFor)
+	defer cancel()
+	done, err := h.store.WaitFinished(wctx, it.QueueNumber)
+	if err != nil || done.State != store.StateSent || !strings.HasSuffix(done.Result, "@g.us") {
+		t.Fatalf("group item %+v %v", done, err)
+	}
+	got := h.waitPhone("15550002222", func(m sandbox.PhoneMessage) bool { return m.ID == it.WAID && m.Body != "" })
+	if got.Body != "Safari is the new IE" || got.Chat != strings.TrimSuffix(done.Result, "@g.us")+"@g.us" {
+		t.Fatalf("bob got %+v (group %s)", got, done.Result)
+	}
+	// Bob answers in the group; the journal has it in the group chat with Bob as author.
+	var reply sandbox.PhoneMessage
+	h.admin("POST", "/sandbox/phones/15550002222/messages", map[string]string{"to": done.Result, "body": "Chrome is"}, &reply)
+	in := h.waitJournal(func(m chat.Message) bool { return strings.HasSuffix(m.ID, reply.ID) && m.Body == "Chrome is" })
+	if in.ChatID != done.Result || in.Author != "15550002222@c.us" {
+		t.Fatalf("group reply %+v", in)
+	}
+}
