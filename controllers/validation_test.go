@@ -2,11 +2,15 @@ package controllers_test
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/yaml"
 
 	v1alpha1 "github.com/messenger-operator/messenger-operator/api/v1alpha1"
 )
@@ -103,5 +107,22 @@ func TestCRDValidationImmutableAndDefaults(t *testing.T) {
 	ok.Spec.Webhook = &v1alpha1.WebhookSpec{URL: "https://hooks.example/in"}
 	if err := k8s.Update(ctx, ok); err != nil {
 		t.Errorf("valid update refused: %v", err)
+	}
+}
+
+// TestSampleIsValid dry-runs config/samples against the real API server.
+func TestSampleIsValid(t *testing.T) {
+	requireEnv(t)
+	raw, err := os.ReadFile(filepath.Join("..", "config", "samples", "messenger-operator.io_v1alpha1_messengerinstance.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mi := &v1alpha1.MessengerInstance{}
+	if err := yaml.UnmarshalStrict(raw, mi); err != nil {
+		t.Fatalf("sample does not decode strictly: %v", err)
+	}
+	mi.Namespace = newNamespace(t)
+	if err := k8s.Create(context.Background(), mi, client.DryRunAll); err != nil {
+		t.Errorf("sample refused: %v", err)
 	}
 }
