@@ -19,6 +19,7 @@ import (
 
 	"github.com/messenger-operator/messenger-operator/instance/account"
 	"github.com/messenger-operator/messenger-operator/instance/api"
+	"github.com/messenger-operator/messenger-operator/instance/engine"
 	"github.com/messenger-operator/messenger-operator/instance/fetch"
 	"github.com/messenger-operator/messenger-operator/instance/media"
 	"github.com/messenger-operator/messenger-operator/instance/store"
@@ -90,12 +91,9 @@ type engineDeps struct {
 	Logger *slog.Logger
 }
 
-// newEngine builds the WhatsApp engine. This is the one place where instance/engine plugs in: until
-// it exists the server runs without a WhatsApp connection (account.NoEngine: status init, substatus
-// offline; sends are accepted and stay queued).
-func newEngine(_ context.Context, d engineDeps) (account.Engine, error) {
-	d.Logger.Warn("no WhatsApp engine in this build: account status stays init/offline, sends stay queued")
-	return account.NoEngine{}, nil
+// newEngine builds the WhatsApp engine (instance/engine) on the instance's store and media.
+func newEngine(ctx context.Context, d engineDeps) (account.Engine, error) {
+	return engine.New(ctx, engine.Options{Store: d.Store, Media: d.Media, NetworkURL: d.NetworkURL, Proxy: d.Proxy, Logger: d.Logger})
 }
 
 func (o instanceOptions) readToken() (string, error) {

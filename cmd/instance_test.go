@@ -80,11 +80,12 @@ func TestInstanceServesQueuesAndDeliversWebhooks(t *testing.T) {
 	}))
 	defer rcv.Close()
 	dir := t.TempDir()
-	o := instanceOptions{listen: "127.0.0.1:0", dataDir: dir, token: "tok", webhookURL: rcv.URL,
+	sb := startSandbox(t) // an unpaired account: sends stay queued
+	o := instanceOptions{listen: "127.0.0.1:0", dataDir: dir, token: "tok", webhookURL: rcv.URL, networkURL: sb,
 		webhookSecret: "raw-secret", instanceName: "demo", allowPrivate: true, maxFileBytes: 1 << 20,
 		mediaRetention: time.Hour, webhookMaxAge: 24 * time.Hour, shutdownTimeout: 5 * time.Second}
 	base, stop := startInstance(t, o)
-	if st := call(t, "GET", base+"/status?full=true", ""); st["accountStatus"] != "init" {
+	if st := call(t, "GET", base+"/status?full=true", ""); st["accountStatus"] == "authenticated" {
 		t.Fatalf("status = %v", st)
 	}
 	sent := call(t, "POST", base+"/sendMessage", `{"phone":"17472822486","body":"survives restarts"}`)

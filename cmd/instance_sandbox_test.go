@@ -1,0 +1,148 @@
+package cmd
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/messenger-operator/messenger-operator/instance/chat"
+	"github.com/messenger-operator/messenger-operator/sandbox"
+)
+
+// startSandbox runs an in-process sandbox with two phones and returns its URL.
+func startSandbox(t *testing.T) string {
+	t.Helper()
+	sb, err := sandbox.Start(context.Background(), sandbox.Options{Listen: "127.0.0.1:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = sb.Close() })
+	for phone, name := range map[string]string{"15550001111": "Instance", "15550002222": "Bob"} {
+		sandboxCall(t, sb.URL(), "POST", "/sandbox/phones", map[string]string{"phone": phone, "name": name}, nil)
+	}
+	return sb.URL()
+}
+
+func sandboxCall(t *testing.T, base, method, path string, body, out any) {
+	t.Helper()
+	raw, _ := json.Marshal(body)
+	req, _ := http.NewRequest(method, base+path, bytes.NewReader(raw))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode >= 300 {
+		t.Fatalf("%s %s: %d %s", method, path, resp.StatusCode, data)
+	}
+	if out != nil {
+		_ = json.Unmarshal(data, out)
+	}
+}
+
+func eventually(t *testing.T, what string, ok func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		if ok() {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("timed out waiting for %s", what)
+}
+
+// The whole Chat API path against the sandbox: QR in /status and /qr_code, pairing, a send that
+// reaches a phone with its acks in the webhook, and a reply in /messages and in the webhook.
+func TestInstanceAgainstSandbox(t *testing.T) {
+	var mu sync.Mutex
+	var hooks []chat.WebhookPayload
+	rcv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var p chat.WebhookPayload
+		_ = json.NewDecoder(r.Body).Decode(&p)
+		mu.Lock()
+		hooks = append(hooks, p)
+		mu.Unlock()
+	}))
+	defer rcv.Close()
+	sb := startSandbox(t)
+	o := instanceOptions{listen: "127.0.0.1:0", dataDir: t.TempDir(), token: "tok", networkURL: sb, webhookURL: rcv.URL,
+		instanceName: "demo", allowPrivate: true, maxFileBytes: 1 << 20, mediaRetention: time.Hour,
+		webhookMaxAge: 24 * time.Hour, shutdownTimeout: 5 * time.Second}
+	base, stop := startInstance(t, o)
+	defer stop()
+	if r := call(t, "POST", base+"/settings/ackNotificationsOn", `{"ackNotificationsOn":1}`); r["error"] != nil {
+		t.Fatalf("ackNotificationsOn: %v", r)
+	}
+
+	var qr string
+	eventually(t, "a QR code", func() bool {
+		st := call(t, "GET", base+"/status?full=true", "")
+		if st["accountStatus"] != "got qr code" || !strings.HasPrefix(st["qrCode"].(string), "data:image/png;base64,") {
+			return false
+		}
+		req, _ := http.NewRequest("GET", base+"/qr_code?format=raw&token=tok", nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		raw, _ := io.ReadAll(resp.Body)
+		qr = string(raw)
+		return resp.StatusCode == 200 && strings.Contains(qr, "linked_devices")
+	})
+	sandboxCall(t, sb, "POST", "/sandbox/phones/15550001111/scan", map[string]string{"qr": qr}, nil)
+	eventually(t, "authentication", func() bool { return call(t, "GET", base+"/status", "")["accountStatus"] == "authenticated" })
+
+	sent := call(t, "POST", base+"/sendMessage", `{"phone":"15550002222","body":"Hello, world! 🍏"}`)
+	id, _ := sent["id"].(string)
+	if sent["sent"] != true || !strings.HasPrefix(id, "true_15550002222@c.us_") {
+		t.Fatalf("sendMessage = %v", sent)
+	}
+	waID := id[strings.LastIndex(id, "_")+1:]
+	var bobMsgs struct{ Messages []sandbox.PhoneMessage }
+	eventually(t, "the message on Bob's phone", func() bool {
+		sandboxCall(t, sb, "GET", "/sandbox/phones/15550002222/messages", nil, &bobMsgs)
+		return len(bobMsgs.Messages) == 1 && bobMsgs.Messages[0].ID == waID && bobMsgs.Messages[0].Body == "Hello, world! 🍏"
+	})
+	sandboxCall(t, sb, "POST", "/sandbox/phones/15550002222/read", map[string]any{"ids": []string{waID}}, nil)
+	sandboxCall(t, sb, "POST", "/sandbox/phones/15550002222/messages", map[string]string{"to": "15550001111", "body": "Ok!"}, nil)
+
+	eventually(t, "the reply in /messages", func() bool {
+		m := call(t, "GET", base+"/messages?lastMessageNumber=1", "")
+		msgs, _ := m["messages"].([]any)
+		return len(msgs) == 1 && msgs[0].(map[string]any)["body"] == "Ok!" && msgs[0].(map[string]any)["chatId"] == "15550002222@c.us"
+	})
+	eventually(t, "sent, delivered and viewed acks and the reply in webhooks", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		acks, reply := map[string]bool{}, false
+		for _, h := range hooks {
+			for _, a := range h.Ack {
+				if a.ID == id {
+					acks[a.Status] = true
+				}
+			}
+			for _, m := range h.Messages {
+				reply = reply || (m.Body == "Ok!" && !m.FromMe)
+			}
+		}
+		return acks["sent"] && acks["delivered"] && acks["viewed"] && reply
+	})
+	if me := call(t, "GET", base+"/me", ""); me["id"] != "15550001111@c.us" {
+		t.Fatalf("me = %v", me)
+	}
+	// Logout gives a fresh QR code.
+	if r := call(t, "POST", base+"/logout", ""); r["result"] == nil {
+		t.Fatalf("logout = %v", r)
+	}
+	eventually(t, "a new QR after logout", func() bool { return call(t, "GET", base+"/status", "")["accountStatus"] == "got qr code" })
+}
