@@ -93,11 +93,12 @@ func throughputRun(ctx context.Context, cfg config, run, k int) error {
 		what              string
 		peers, decrypting int
 	}{{"1 encrypt + 1 decrypt per message", 1, 1}, {"the clients' own work: 3 encrypts (B's phone and companion, A's phone) + 1 decrypt", 3, 1}, {"the whole fan-out: 3 encrypts + 3 decrypts (incl. the sandbox phones')", 3, 3}} {
-		crypto, err := cryptoThroughput(ctx, k, cfg.messages, c.peers, c.decrypting)
+		crypto, cpu, err := bestCrypto(ctx, k, cfg.messages, c.peers, c.decrypting)
 		if err != nil {
 			return err
 		}
-		fmt.Printf("crypto only, %s, %d concurrent senders: %.0f msg/s → ratio sandbox/crypto %.3f\n", c.what, k, crypto, rate/crypto)
+		fmt.Printf("crypto only, %s, %d concurrent senders: %.0f msg/s (%.0f µs CPU/msg) → ratio sandbox/crypto %.3f\n",
+			c.what, k, crypto, perMsg(cpu, total), rate/crypto)
 	}
 	return nil
 }
@@ -218,4 +219,23 @@ func startSelfProfile(file string) (func() error, error) {
 		pprof.StopCPUProfile()
 		return f.Close()
 	}, nil
+}
+
+// bestCrypto runs cryptoThroughput three times (the machine is shared) and returns the best
+// rate with the CPU time of that run.
+func bestCrypto(ctx context.Context, pairs, messages, peers, decrypting int) (float64, time.Duration, error) {
+	var best float64
+	var bestCPU time.Duration
+	for range 3 {
+		cpu0, _ := cpuTime(os.Getpid())
+		rate, err := cryptoThroughput(ctx, pairs, messages, peers, decrypting)
+		if err != nil {
+			return 0, 0, err
+		}
+		cpu1, _ := cpuTime(os.Getpid())
+		if rate > best {
+			best, bestCPU = rate, cpu1-cpu0
+		}
+	}
+	return best, bestCPU, nil
 }
