@@ -75,6 +75,11 @@ func kubeConfig(path string) (*rest.Config, error) {
 		if err != nil {
 			return nil, fmt.Errorf("loading kubeconfig %s: %w", path, err)
 		}
+		// As ctrl.GetConfig does: no client-side rate limit, the API server's priority and
+		// fairness protects it (client-go's default of 5 QPS would throttle 1,000 instances).
+		if cfg.QPS == 0 {
+			cfg.QPS = -1
+		}
 		return cfg, nil
 	}
 	cfg, err := ctrl.GetConfig()

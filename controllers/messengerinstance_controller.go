@@ -451,12 +451,12 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("messengerinstance").
 		For(&v1alpha1.MessengerInstance{}, builder.WithPredicates(relevantChange())).
-		Owns(&appsv1.StatefulSet{}).
-		Owns(&corev1.Service{}).
-		Owns(&corev1.Secret{}).
-		Owns(&corev1.ServiceAccount{}).
-		Owns(&rbacv1.Role{}).
-		Owns(&rbacv1.RoleBinding{}).
+		Owns(&appsv1.StatefulSet{}, builder.WithPredicates(childChange())).
+		Owns(&corev1.Service{}, builder.WithPredicates(childChange())).
+		Owns(&corev1.Secret{}, builder.WithPredicates(childChange())).
+		Owns(&corev1.ServiceAccount{}, builder.WithPredicates(childChange())).
+		Owns(&rbacv1.Role{}, builder.WithPredicates(childChange())).
+		Owns(&rbacv1.RoleBinding{}, builder.WithPredicates(childChange())).
 		WithOptions(controller.Options{MaxConcurrentReconciles: r.MaxConcurrentReconciles}).
 		Complete(r)
 }

@@ -37,16 +37,16 @@ func relevantUpdate(o, n *v1alpha1.MessengerInstance) bool {
 		o.Status.AccountStatus != n.Status.AccountStatus {
 		return true
 	}
-	// The operator-owned status must stay as it wrote it, and the instance's Authenticated
-	// condition feeds Ready.
-	for _, t := range []string{v1alpha1.ConditionAuthenticated, v1alpha1.ConditionReady, v1alpha1.ConditionReconciling, v1alpha1.ConditionStalled} {
-		a, b := meta.FindStatusCondition(o.Status.Conditions, t), meta.FindStatusCondition(n.Status.Conditions, t)
-		if (a == nil) != (b == nil) || a != nil && (a.Status != b.Status || a.Reason != b.Reason || a.Message != b.Message) {
-			return true
-		}
-	}
-	return o.Status.ObservedGeneration != n.Status.ObservedGeneration ||
-		o.Status.LastHandledReboot != n.Status.LastHandledReboot ||
-		o.Status.Endpoint != n.Status.Endpoint ||
-		o.Status.TokenSecretName != n.Status.TokenSecretName
+	// The instance's Authenticated condition feeds Ready. The operator's own status fields are
+	// left out: reacting to its own writes would double every reconcile.
+	a := meta.FindStatusCondition(o.Status.Conditions, v1alpha1.ConditionAuthenticated)
+	b := meta.FindStatusCondition(n.Status.Conditions, v1alpha1.ConditionAuthenticated)
+	return (a == nil) != (b == nil) || a != nil && (a.Status != b.Status || a.Reason != b.Reason)
+}
+
+// childChange lets through updates and deletions of children (drift, rollout progress) but not
+// their creation: the operator created them itself, and on start-up every instance is
+// reconciled anyway from the MessengerInstance watch.
+func childChange() predicate.Predicate {
+	return predicate.Funcs{CreateFunc: func(event.CreateEvent) bool { return false }}
 }
