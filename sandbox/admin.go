@@ -30,6 +30,7 @@ func (s *Server) adminRoutes(mux *http.ServeMux) {
 		writeJSON(w, http.StatusOK, s.phoneInfo(p))
 	}))
 	mux.HandleFunc("POST /sandbox/phones/{phone}/scan", s.withPhone(s.handleScan))
+	mux.HandleFunc("POST /sandbox/phones/{phone}/link-code", s.withPhone(s.handleLinkCode))
 	mux.HandleFunc("POST /sandbox/phones/{phone}/messages", s.withPhone(s.handleSend))
 	mux.HandleFunc("GET /sandbox/phones/{phone}/messages", s.withPhone(func(w http.ResponseWriter, _ *http.Request, p *Phone) {
 		writeJSON(w, http.StatusOK, map[string]any{"messages": p.Messages()})
@@ -76,6 +77,24 @@ func (s *Server) handleScan(w http.ResponseWriter, r *http.Request, p *Phone) {
 	case errors.Is(err, ErrQRInvalid):
 		writeError(w, http.StatusBadRequest, err)
 	case errors.Is(err, ErrQRUnknown):
+		writeError(w, http.StatusNotFound, err)
+	case err != nil:
+		writeError(w, http.StatusBadGateway, err)
+	default:
+		writeJSON(w, http.StatusOK, map[string]string{"device": jid})
+	}
+}
+
+func (s *Server) handleLinkCode(w http.ResponseWriter, r *http.Request, p *Phone) {
+	var req struct{ Code string }
+	if !readJSON(w, r, &req) {
+		return
+	}
+	jid, err := s.linkByCode(p.acct, p.cli.Store.IdentityKey, "android", req.Code, scanTimeout)
+	switch {
+	case errors.Is(err, ErrQRInvalid), errors.Is(err, ErrWrongCode):
+		writeError(w, http.StatusBadRequest, err)
+	case errors.Is(err, ErrNoCodePairing):
 		writeError(w, http.StatusNotFound, err)
 	case err != nil:
 		writeError(w, http.StatusBadGateway, err)

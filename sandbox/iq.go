@@ -16,6 +16,10 @@ func (s *Server) handleIQ(c *conn, node *waBinary.Node) {
 		return
 	}
 	if c.dev == nil {
+		if reg, ok := node.GetOptionalChildByTag("link_code_companion_reg"); ok {
+			s.iqLinkCode(c, node, reg)
+			return
+		}
 		replyError(c, node, 401, "not-authorized")
 		return
 	}

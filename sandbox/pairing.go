@@ -28,6 +28,8 @@ type pairing struct {
 	identity     []byte
 	registration uint32
 	signedPreKey preKey
+	// Pairing by code (instead of QR): see paircode.go.
+	code *codePairing
 	// Set once a phone scanned the QR: where the device goes and who waits for the answer.
 	acct   *account
 	devID  uint16
@@ -114,7 +116,19 @@ func (s *Server) linkDevice(acct *account, phoneIdentity *keys.KeyPair, platform
 		s.mu.Unlock()
 		return "", ErrQRUnknown
 	}
+	s.mu.Unlock()
+	return s.pairSuccess(c, acct, phoneIdentity, platform, q, timeout)
+}
+
+// pairSuccess gives the companion on c a device of acct, signed by the phone, and waits for the
+// companion's confirmation.
+func (s *Server) pairSuccess(c *conn, acct *account, phoneIdentity *keys.KeyPair, platform string, q qrData, timeout time.Duration) (string, error) {
+	s.mu.Lock()
 	p := c.pairing
+	if p.acct != nil {
+		s.mu.Unlock()
+		return "", ErrQRUnknown
+	}
 	p.acct, p.iqID, p.result = acct, randomID(8), make(chan error, 1)
 	acct.NextDevice++
 	p.devID = acct.NextDevice

@@ -42,18 +42,20 @@ type Server struct {
 	// phoneStore holds the whatsmeow stores of the simulated phones.
 	phoneStore *sqlstore.Container
 
-	mu        sync.Mutex
-	byPhone   map[string]*account
-	byLID     map[string]*account
-	groups    map[string]*group
-	pairings  map[string]*conn // QR ref → the unpaired connection showing it
-	conns     map[*conn]bool
-	phones    map[string]*Phone
-	media     *mediaStore
-	mediaAuth string
-	dirty     bool
-	saveDone  chan struct{}
-	rootPriv  []byte // persisted trust root (persistent sandboxes only)
+	mu       sync.Mutex
+	byPhone  map[string]*account
+	byLID    map[string]*account
+	groups   map[string]*group
+	pairings map[string]*conn // QR ref → the unpaired connection showing it
+	// codePairings: phone number → the unpaired connection asking to link to it by code
+	codePairings map[string]*conn
+	conns        map[*conn]bool
+	phones       map[string]*Phone
+	media        *mediaStore
+	mediaAuth    string
+	dirty        bool
+	saveDone     chan struct{}
+	rootPriv     []byte // persisted trust root (persistent sandboxes only)
 }
 
 // processRoot is the trust root of in-memory sandboxes. whatsmeow's trust root is a process-wide
@@ -71,7 +73,7 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	s := &Server{
 		opts: opts, log: opts.Logger,
 		byPhone: map[string]*account{}, byLID: map[string]*account{}, groups: map[string]*group{},
-		pairings: map[string]*conn{}, conns: map[*conn]bool{}, phones: map[string]*Phone{},
+		pairings: map[string]*conn{}, codePairings: map[string]*conn{}, conns: map[*conn]bool{}, phones: map[string]*Phone{},
 		mediaAuth: randomID(16), saveDone: make(chan struct{}),
 	}
 	s.ctx, s.stop = context.WithCancel(context.Background())

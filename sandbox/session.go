@@ -33,6 +33,9 @@ func (s *Server) onDisconnect(c *conn) {
 		c.dev.conn = nil
 	}
 	if c.pairing != nil {
+		if cp := c.pairing.code; cp != nil && s.codePairings[cp.phone] == c {
+			delete(s.codePairings, cp.phone)
+		}
 		for _, ref := range c.pairing.refs {
 			if s.pairings[ref] == c {
 				delete(s.pairings, ref)

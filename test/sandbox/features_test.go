@@ -260,3 +260,42 @@ func TestIsOnWhatsApp(t *testing.T) {
 		t.Fatal("sending to a number not on the network should fail")
 	}
 }
+
+func TestPairByCode(t *testing.T) {
+	n := startSandbox(t)
+	n.addPhone("15550001111", "Alice")
+	n.addPhone("15550002222", "Bob")
+	c := newClient(t, n)
+	qr, err := c.cli.GetQRChannel(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.cli.Connect(); err != nil {
+		t.Fatal(err)
+	}
+	<-qr // the connection is up and offering QR codes; pair by code instead
+	code, err := c.cli.PairPhone(context.Background(), "+15550001111", true, whatsmeow.PairClientChrome, "Chrome (Linux)")
+	if err != nil {
+		t.Fatalf("PairPhone: %v", err)
+	}
+	if code2 := n.call("POST", "/sandbox/phones/15550001111/link-code", map[string]string{"code": "WRONGCOD"}, nil); code2 != 400 {
+		t.Fatalf("a wrong code answered %d, want 400", code2)
+	}
+	// The wrong code used up this attempt (as on a real phone); ask for a new code.
+	c2 := newClient(t, n)
+	qr2, _ := c2.cli.GetQRChannel(context.Background())
+	if err := c2.cli.Connect(); err != nil {
+		t.Fatal(err)
+	}
+	<-qr2
+	code, err = c2.cli.PairPhone(context.Background(), "15550001111", true, whatsmeow.PairClientChrome, "Chrome (Linux)")
+	if err != nil {
+		t.Fatalf("PairPhone: %v", err)
+	}
+	n.mustCall("POST", "/sandbox/phones/15550001111/link-code", map[string]string{"code": code}, nil)
+	waitEvent[*events.PairSuccess](c2, nil)
+	waitEvent[*events.Connected](c2, nil)
+	var sent phoneMessage
+	n.mustCall("POST", "/sandbox/phones/15550002222/messages", map[string]string{"to": "15550001111", "body": "paired by code"}, &sent)
+	waitEvent(c2, func(m *events.Message) bool { return m.Info.ID == sent.ID })
+}
