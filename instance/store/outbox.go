@@ -45,37 +45,63 @@ type Batch struct {
 	LastError   string
 }
 
-// FormBatch moves up to max undelivered events into a new batch whose body is built by the caller
-// (payload), in one transaction. It returns false if there were no events.
-func (s *Store) FormBatch(ctx context.Context, max int, now time.Time, newID func() string,
-	payload func(chat.WebhookPayload) ([]byte, error)) (bool, error) {
-	var formed bool
+// FormBatches first forgets the batches delivered up to seq deliveredUpTo (see BatchesDelivered),
+// then moves undelivered events into up to maxBatches new batches of up to maxEvents events each,
+// whose bodies are built by the caller (payload), all in one transaction. It returns how many
+// batches it formed.
+func (s *Store) FormBatches(ctx context.Context, deliveredUpTo int64, maxEvents, maxBatches int, now time.Time,
+	newID func() string, payload func(chat.WebhookPayload) ([]byte, error)) (int, error) {
+	var formed int
 	err := s.write(ctx, func(ctx context.Context, tx *wtx) error {
-		formed = false
-		p, seqs, err := pendingEvents(ctx, tx, max)
-		if err != nil || len(seqs) == 0 {
+		formed = 0
+		if err := deleteDelivered(ctx, tx, deliveredUpTo); err != nil {
 			return err
 		}
-		body, err := payload(p)
-		if err != nil {
-			return fmt.Errorf("building webhook body: %w", err)
+		for formed < maxBatches {
+			ok, err := formOne(ctx, tx, maxEvents, now, newID, payload)
+			if err != nil || !ok {
+				return err
+			}
+			formed++
 		}
-		last := seqs[len(seqs)-1]
-		_, err = tx.ExecContext(ctx, `INSERT INTO mo_webhook_batches (seq, id, body, events, created_at, next_attempt)
-			VALUES ($1, $2, $3, $4, $5, $6)`, last, newID(), string(body), len(seqs), now.UnixMilli(), now.UnixMilli())
-		if err != nil {
-			return fmt.Errorf("inserting webhook batch: %w", err)
-		}
-		if _, err := tx.ExecContext(ctx, `DELETE FROM mo_webhook_events WHERE seq <= $1`, last); err != nil {
-			return fmt.Errorf("deleting batched events: %w", err)
-		}
-		formed = true
 		return nil
 	})
 	if err != nil {
-		return false, fmt.Errorf("form webhook batch: %w", err)
+		return 0, fmt.Errorf("form webhook batches: %w", err)
 	}
 	return formed, nil
+}
+
+func formOne(ctx context.Context, tx *wtx, max int, now time.Time, newID func() string,
+	payload func(chat.WebhookPayload) ([]byte, error)) (bool, error) {
+	p, seqs, err := pendingEvents(ctx, tx, max)
+	if err != nil || len(seqs) == 0 {
+		return false, err
+	}
+	body, err := payload(p)
+	if err != nil {
+		return false, fmt.Errorf("building webhook body: %w", err)
+	}
+	last := seqs[len(seqs)-1]
+	_, err = tx.ExecContext(ctx, `INSERT INTO mo_webhook_batches (seq, id, body, events, created_at, next_attempt)
+		VALUES ($1, $2, $3, $4, $5, $6)`, last, newID(), string(body), len(seqs), now.UnixMilli(), now.UnixMilli())
+	if err != nil {
+		return false, fmt.Errorf("inserting webhook batch: %w", err)
+	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM mo_webhook_events WHERE seq <= $1`, last); err != nil {
+		return false, fmt.Errorf("deleting batched events: %w", err)
+	}
+	return true, nil
+}
+
+func deleteDelivered(ctx context.Context, tx *wtx, upTo int64) error {
+	if upTo <= 0 {
+		return nil
+	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM mo_webhook_batches WHERE seq <= $1 AND dead = $2`, upTo, false); err != nil {
+		return fmt.Errorf("deleting delivered webhook batches: %w", err)
+	}
+	return nil
 }
 
 func pendingEvents(ctx context.Context, tx *wtx, max int) (chat.WebhookPayload, []int64, error) {
@@ -111,13 +137,14 @@ func pendingEvents(ctx context.Context, tx *wtx, max int) (chat.WebhookPayload, 
 	return p, seqs, rows.Err()
 }
 
-// HeadBatch returns the oldest batch not yet delivered nor dead, or nil.
-func (s *Store) HeadBatch(ctx context.Context) (*Batch, error) {
+// HeadBatch returns the oldest batch after seq `after` that is not dead, or nil. Batches up to
+// `after` are known delivered but not yet forgotten (see BatchesDelivered).
+func (s *Store) HeadBatch(ctx context.Context, after int64) (*Batch, error) {
 	var b Batch
 	var body string
 	var created, next int64
 	err := s.db.QueryRowContext(ctx, `SELECT seq, id, body, events, attempts, created_at, next_attempt, last_error
-		FROM mo_webhook_batches WHERE dead = $1 ORDER BY seq LIMIT 1`, false).
+		FROM mo_webhook_batches WHERE dead = $1 AND seq > $2 ORDER BY seq LIMIT 1`, false, after).
 		Scan(&b.Seq, &b.ID, &body, &b.Events, &b.Attempts, &created, &next, &b.LastError)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil
@@ -129,14 +156,11 @@ func (s *Store) HeadBatch(ctx context.Context) (*Batch, error) {
 	return &b, nil
 }
 
-// BatchDelivered removes a delivered batch.
-func (s *Store) BatchDelivered(ctx context.Context, seq int64) error {
-	return s.write(ctx, func(ctx context.Context, tx *wtx) error {
-		if _, err := tx.ExecContext(ctx, `DELETE FROM mo_webhook_batches WHERE seq = $1`, seq); err != nil {
-			return fmt.Errorf("deleting delivered webhook batch: %w", err)
-		}
-		return nil
-	})
+// BatchesDelivered forgets every live batch up to seq upTo. Callers may record deliveries lazily:
+// a batch delivered but not yet forgotten when the process dies is delivered again, with the same
+// webhook-id.
+func (s *Store) BatchesDelivered(ctx context.Context, upTo int64) error {
+	return s.write(ctx, func(ctx context.Context, tx *wtx) error { return deleteDelivered(ctx, tx, upTo) })
 }
 
 // BatchFailed records a failed attempt and when to try again; dead gives the batch up (it stays in

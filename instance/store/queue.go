@@ -101,6 +101,7 @@ func (s *Store) Enqueue(ctx context.Context, n NewItem) (Item, error) {
 		Metadata: n.Metadata, State: StateQueued, CreatedAt: time.Now()}
 	it.MessageID = chat.MessageID{FromMe: true, Chat: n.Chat, WAID: it.WAID}.String()
 	if n.Kind == KindGroup {
+		// Placeholder until the group exists (see MarkSent).
 		it.MessageID = "true_group_" + it.WAID
 	}
 	err := s.submit(ctx, &writeReq{enqueue: &it, done: make(chan error, 1)})
@@ -243,8 +244,9 @@ func (s *Store) transition(ctx context.Context, qn int64, from string, change fu
 	})
 }
 
-// MarkSent records a delivered-to-server send: the item is done (result holds e.g. a new group's
-// chat id), the message enters the journal with the next message number (msg.ID defaults to the
+// MarkSent records a delivered-to-server send: the item is done (for a group creation, result must
+// be the new group's chat id; the item then takes the message id true_<group>_<WAID>, which the
+// group's first message should use), the message enters the journal with the next message number (msg.ID defaults to the
 // item's message id), and a "sent" ack is put in the webhook outbox when ack notifications are on.
 // A nil msg records no journal entry (e.g. a group creation without a first message).
 func (s *Store) MarkSent(ctx context.Context, queueNumber int64, result string, msg *chat.Message) error {
@@ -308,8 +310,18 @@ func (s *Store) finish(ctx context.Context, tx *wtx, qn int64, state, reason, re
 	} else {
 		ack = chat.AckFailed
 	}
-	_, err = tx.ExecContext(ctx, `UPDATE mo_queue SET state = $1, reason = $2, result = $3, ack = $4, done_at = $5
-		WHERE queue_number = $6`, state, reason, result, ack, time.Now().UnixMilli(), qn)
+	if it.Kind == KindGroup && state == StateSent {
+		// The group exists now: its item takes the group's chat id and a regular message id.
+		gid, err := chat.ParseChatID(result)
+		if err != nil || gid.Kind != chat.Group {
+			return Item{}, fmt.Errorf("queue item %d: group result %q is not a group chat id", qn, result)
+		}
+		it.ChatID = gid.String()
+		it.MessageID = chat.MessageID{FromMe: true, Chat: gid, WAID: it.WAID}.String()
+	}
+	_, err = tx.ExecContext(ctx, `UPDATE mo_queue SET state = $1, reason = $2, result = $3, ack = $4, done_at = $5,
+		chat_id = $6, message_id = $7 WHERE queue_number = $8`,
+		state, reason, result, ack, time.Now().UnixMilli(), it.ChatID, it.MessageID, qn)
 	if err != nil {
 		return Item{}, fmt.Errorf("finishing queue item %d: %w", qn, err)
 	}

@@ -212,12 +212,12 @@ func TestSendLifecycleAndCrashRecovery(t *testing.T) {
 func formAll(t *testing.T, s *Store) chat.WebhookPayload {
 	t.Helper()
 	ctx := context.Background()
-	ok, err := s.FormBatch(ctx, 1000, time.Now(), func() string { return "msg_test" },
+	n, err := s.FormBatches(ctx, 0, 1000, 1, time.Now(), func() string { return "msg_test" },
 		func(p chat.WebhookPayload) ([]byte, error) { return json.Marshal(p) })
-	if err != nil || !ok {
-		t.Fatalf("FormBatch = %v %v", ok, err)
+	if err != nil || n != 1 {
+		t.Fatalf("FormBatches = %v %v", n, err)
 	}
-	b, err := s.HeadBatch(ctx)
+	b, err := s.HeadBatch(ctx, 0)
 	if err != nil || b == nil {
 		t.Fatalf("HeadBatch = %v %v", b, err)
 	}
@@ -225,7 +225,7 @@ func formAll(t *testing.T, s *Store) chat.WebhookPayload {
 	if err := json.Unmarshal(b.Body, &p); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.BatchDelivered(ctx, b.Seq); err != nil {
+	if err := s.BatchesDelivered(ctx, b.Seq); err != nil {
 		t.Fatal(err)
 	}
 	return p
@@ -325,15 +325,18 @@ func TestOutboxBatchesAndRetries(t *testing.T) {
 		}
 		build := func(p chat.WebhookPayload) ([]byte, error) { return json.Marshal(p) }
 		now := time.UnixMilli(1_700_000_000_000)
-		for i := range 3 {
-			if _, err := s.FormBatch(ctx, 2, now, func() string { return fmt.Sprint("msg_", i) }, build); err != nil {
-				t.Fatal(err)
-			}
+		ids := 0
+		newID := func() string { ids++; return fmt.Sprint("msg_", ids-1) }
+		if n, err := s.FormBatches(ctx, 0, 2, 2, now, newID, build); n != 2 || err != nil {
+			t.Fatalf("FormBatches = %d %v", n, err)
 		}
-		if ok, err := s.FormBatch(ctx, 2, now, func() string { return "none" }, build); ok || err != nil {
-			t.Fatalf("FormBatch on empty outbox = %v %v", ok, err)
+		if n, err := s.FormBatches(ctx, 0, 2, 5, now, newID, build); n != 1 || err != nil {
+			t.Fatalf("FormBatches = %d %v", n, err)
 		}
-		head, _ := s.HeadBatch(ctx)
+		if n, err := s.FormBatches(ctx, 0, 2, 5, now, newID, build); n != 0 || err != nil {
+			t.Fatalf("FormBatches on empty outbox = %v %v", n, err)
+		}
+		head, _ := s.HeadBatch(ctx, 0)
 		if head.ID != "msg_0" || head.Events != 2 {
 			t.Fatalf("head = %+v", head)
 		}
@@ -342,19 +345,26 @@ func TestOutboxBatchesAndRetries(t *testing.T) {
 		}
 		_ = s.Close()
 		s = open(t, opts)
-		head, _ = s.HeadBatch(ctx)
+		head, _ = s.HeadBatch(ctx, 0)
 		if head.ID != "msg_0" || head.Attempts != 1 || !head.NextAttempt.Equal(now.Add(time.Minute)) || head.LastError != "503" {
 			t.Fatalf("head after restart = %+v", head)
 		}
 		if err := s.BatchFailed(ctx, head.Seq, now, "gone", true); err != nil {
 			t.Fatal(err)
 		}
-		head, _ = s.HeadBatch(ctx)
+		head, _ = s.HeadBatch(ctx, 0)
 		if head.ID != "msg_1" {
 			t.Fatalf("head after dead = %+v", head)
 		}
+		// msg_1 delivered, recorded lazily: the head skips it, and forgetting it keeps the dead one.
+		if next, _ := s.HeadBatch(ctx, head.Seq); next == nil || next.ID != "msg_2" {
+			t.Fatalf("head after msg_1 = %+v", next)
+		}
+		if err := s.BatchesDelivered(ctx, head.Seq); err != nil {
+			t.Fatal(err)
+		}
 		events, batches, dead, err := s.OutboxStats(ctx)
-		if err != nil || events != 0 || batches != 2 || dead != 1 {
+		if err != nil || events != 0 || batches != 1 || dead != 1 {
 			t.Fatalf("OutboxStats = %d %d %d %v", events, batches, dead, err)
 		}
 	})
@@ -423,8 +433,14 @@ func TestWaitFinished(t *testing.T) {
 			_ = s.MarkSent(ctx, it.QueueNumber, "120363000000000001@g.us", nil)
 		}()
 		done, err := s.WaitFinished(ctx, it.QueueNumber)
-		if err != nil || done.Result != "120363000000000001@g.us" || done.State != StateSent {
+		if err != nil || done.Result != "120363000000000001@g.us" || done.State != StateSent ||
+			done.MessageID != "true_120363000000000001@g.us_"+it.WAID || done.ChatID != "120363000000000001@g.us" {
 			t.Fatalf("WaitFinished = %+v %v", done, err)
+		}
+		bad, _ := s.Enqueue(ctx, NewItem{Kind: KindGroup, Body: "x"})
+		_ = s.MarkSending(ctx, bad.QueueNumber)
+		if err := s.MarkSent(ctx, bad.QueueNumber, "not-a-group", nil); err == nil {
+			t.Fatal("group item marked sent without a group chat id")
 		}
 		short, cancel := context.WithTimeout(ctx, 10*time.Millisecond)
 		defer cancel()

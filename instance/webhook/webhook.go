@@ -21,6 +21,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/messenger-operator/messenger-operator/instance/chat"
@@ -59,11 +60,20 @@ type Options struct {
 	Observe func(outcome string, events int)
 }
 
-// Dispatcher delivers the outbox. Step does one unit of work; Run loops over it.
+// batchesAhead is how many batches are formed per transaction, and how many deliveries may be
+// recorded at once.
+const batchesAhead = 8
+
+// Dispatcher delivers the outbox. Step does one unit of work; Run loops over it. It is not safe for
+// concurrent use (one Run or one caller of Step).
 type Dispatcher struct {
 	opts Options
 	key  []byte
 	kick chan struct{}
+	// delivered is the seq of the last batch delivered; recorded up to flushed.
+	delivered, flushed int64
+	// idleNow is true while Run waits with nothing to do (for tests and diagnostics).
+	idleNow atomic.Bool
 }
 
 // New checks the options and returns a dispatcher.
@@ -135,6 +145,11 @@ const idle = time.Duration(1<<63 - 1)
 
 // Run delivers until ctx ends.
 func (d *Dispatcher) Run(ctx context.Context) {
+	defer func() {
+		if err := d.Flush(context.WithoutCancel(ctx)); err != nil {
+			d.opts.Logger.Warn("recording webhook deliveries", "error", err)
+		}
+	}()
 	for {
 		wait, err := d.Step(ctx)
 		if err != nil {
@@ -147,7 +162,10 @@ func (d *Dispatcher) Run(ctx context.Context) {
 		if wait == 0 {
 			continue
 		}
-		if !d.sleep(ctx, wait) {
+		d.idleNow.Store(wait == idle)
+		awake := d.sleep(ctx, wait)
+		d.idleNow.Store(false)
+		if !awake {
 			return
 		}
 	}
@@ -176,43 +194,62 @@ func (d *Dispatcher) sleep(ctx context.Context, wait time.Duration) bool {
 // nothing to do until new events or a Kick).
 func (d *Dispatcher) Step(ctx context.Context) (time.Duration, error) {
 	st := d.opts.Store
-	head, err := st.HeadBatch(ctx)
+	head, err := st.HeadBatch(ctx, d.delivered)
 	if err != nil {
 		return 0, err
 	}
 	now := d.opts.Now()
 	if head == nil {
-		formed, err := st.FormBatch(ctx, d.opts.MaxBatch, now, newID, d.payload)
-		if err != nil || !formed {
-			return idle, err
+		formed, err := st.FormBatches(ctx, d.delivered, d.opts.MaxBatch, batchesAhead, now, newID, d.payload)
+		if err != nil {
+			return 0, err
+		}
+		d.flushed = d.delivered
+		if formed == 0 {
+			return idle, nil
 		}
 		return 0, nil
 	}
 	url := st.Settings().WebhookURL
 	if url == "" {
-		return idle, nil // held until a URL is set again
+		return idle, d.Flush(ctx) // held until a URL is set again
 	}
 	if wait := head.NextAttempt.Sub(now); wait > 0 {
-		return wait, nil
+		return wait, d.Flush(ctx)
 	}
 	if head.Attempts > 0 && now.Sub(head.CreatedAt) > d.opts.MaxAge {
 		d.opts.Logger.Error("webhook batch given up after the retry window", "webhookId", head.ID,
 			"events", head.Events, "attempts", head.Attempts, "lastError", head.LastError)
 		d.observe("dead", head.Events)
-		return 0, st.BatchFailed(ctx, head.Seq, now, head.LastError, true)
+		return 0, errors.Join(d.Flush(ctx), st.BatchFailed(ctx, head.Seq, now, head.LastError, true))
 	}
 	if err := d.deliver(ctx, url, head, now); err != nil {
 		delay := d.backoff(head.Attempts + 1)
 		d.opts.Logger.Warn("webhook delivery failed", "webhookId", head.ID, "attempt", head.Attempts+1,
 			"retryIn", delay.String(), "error", err.Error())
 		d.observe("failed", head.Events)
-		if ferr := st.BatchFailed(ctx, head.Seq, now.Add(delay), truncate(err.Error(), 500), false); ferr != nil {
+		if ferr := errors.Join(d.Flush(ctx),
+			st.BatchFailed(ctx, head.Seq, now.Add(delay), truncate(err.Error(), 500), false)); ferr != nil {
 			return 0, ferr
 		}
 		return delay, nil
 	}
 	d.observe("delivered", head.Events)
-	return 0, st.BatchDelivered(ctx, head.Seq)
+	d.delivered = head.Seq
+	return 0, nil
+}
+
+// Flush records the deliveries not yet recorded. Until then a crash makes them be delivered again
+// (with the same webhook-id).
+func (d *Dispatcher) Flush(ctx context.Context) error {
+	if d.delivered == d.flushed {
+		return nil
+	}
+	if err := d.opts.Store.BatchesDelivered(ctx, d.delivered); err != nil {
+		return err
+	}
+	d.flushed = d.delivered
+	return nil
 }
 
 func (d *Dispatcher) observe(outcome string, events int) {

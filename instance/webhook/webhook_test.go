@@ -95,7 +95,7 @@ func openStores(t *testing.T) map[string]*store.Store {
 	return out
 }
 
-func appendMessages(t *testing.T, s *store.Store, from, n int) {
+func appendMessages(t testing.TB, s *store.Store, from, n int) {
 	t.Helper()
 	for i := from; i < from+n; i++ {
 		m := chat.Message{ID: fmt.Sprintf("false_17472822486@c.us_3EB0%018d", i), Type: chat.TypeChat,
@@ -253,7 +253,8 @@ func TestRunDeliversPromptlyAndRefusesPrivateByDefault(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	go d.Run(ctx)
+	ran := make(chan struct{})
+	go func() { d.Run(ctx); close(ran) }()
 	appendMessages(t, s, 0, 1)
 	select {
 	case <-rcv.posted:
@@ -262,14 +263,28 @@ func TestRunDeliversPromptlyAndRefusesPrivateByDefault(t *testing.T) {
 	}
 	// The default guard refuses the loopback receiver: the batch stays queued.
 	guarded, _ := New(Options{Store: s, Client: fetch.Guard{}.Client(5 * time.Second)})
-	appendMessages(t, s, 10, 1)
+	// The receiver has the body; wait until Run has seen the answer and gone idle (it then has
+	// recorded the delivery, or records it as it stops).
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if ev, _, _, _ := s.OutboxStats(context.Background()); ev == 0 && d.idleNow.Load() {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("dispatcher did not go idle")
+		}
+	}
 	cancel()
+	<-ran
+	appendMessages(t, s, 10, 1)
+	if _, batches, _, _ := s.OutboxStats(context.Background()); batches != 0 {
+		t.Fatalf("%d batches left after Run stopped, want 0", batches)
+	}
 	for range 3 {
 		if _, err := guarded.Step(context.Background()); err != nil {
 			t.Fatal(err)
 		}
 	}
-	head, _ := s.HeadBatch(context.Background())
+	head, _ := s.HeadBatch(context.Background(), 0)
 	if head == nil || head.Attempts != 1 || head.LastError == "" {
 		t.Fatalf("head after refused delivery = %+v", head)
 	}

@@ -4,6 +4,8 @@
 //   - POST /sendMessage accepted per second (durably committed before the answer) with 32
 //     concurrent HTTP clients, p50/p99 latency, with group commit and with one transaction per
 //     request, against a raw one-insert-per-transaction loop on the same database and durability;
+//   - webhook events per second to a local receiver, against a bare HTTP client posting the same
+//     bodies;
 //   - GET /messages?lastMessageNumber= latency with 10,000 and 1,000,000 stored messages.
 //
 // It runs on SQLite (synchronous=FULL, WAL) in a temporary directory and on a throw-away
@@ -39,7 +41,11 @@ func main() {
 	requests := flag.Int("requests", 20000, "sendMessage requests per run")
 	clients := flag.Int("clients", 32, "concurrent HTTP clients")
 	messages := flag.Int("messages", 1_000_000, "journal size for the large GET /messages run")
+	parts := flag.String("parts", "send,webhook,messages", "comma-separated: send, webhook, messages")
 	flag.Parse()
+	for _, p := range strings.Split(*parts, ",") {
+		run[p] = true
+	}
 	var pg *testpg.Server
 	for _, b := range strings.Split(*backends, ",") {
 		var dsn func(name string) string
@@ -85,7 +91,24 @@ func storeOptions(backend string, dsn func(string) string, name string, maxBatch
 	return store.Options{DataDir: dir, MaxBatch: maxBatch}
 }
 
+// run holds the parts of the benchmark to run.
+var run = map[string]bool{}
+
 func runBackend(backend string, dsn func(string) string, requests, clients, messages int) {
+	if run["send"] {
+		runSend(backend, dsn, requests, clients)
+	}
+	if run["webhook"] {
+		hook, bare := webhookThroughput(storeOptions(backend, dsn, "bench_webhook", 0), 16000)
+		fmt.Printf("%s webhook events to a local receiver (batches of 100, signed): %.0f events/s; bare HTTP client posting the same bodies: %.0f events/s; ratio %.2f\n",
+			backend, hook, bare, hook/bare)
+	}
+	if run["messages"] {
+		runMessages(backend, dsn, messages)
+	}
+}
+
+func runSend(backend string, dsn func(string) string, requests, clients int) {
 	ctx := context.Background()
 	raw := rawInsertLoop(storeOptions(backend, dsn, "bench_raw", 1), requests/4)
 	fmt.Printf("%s raw insert loop (1 row per transaction, 1 writer): %.0f inserts/s\n", backend, raw)
@@ -106,6 +129,10 @@ func runBackend(backend string, dsn func(string) string, requests, clients, mess
 		stop()
 		_ = st.Close()
 	}
+}
+
+func runMessages(backend string, dsn func(string) string, messages int) {
+	ctx := context.Background()
 	for _, size := range []int{10_000, messages} {
 		st, err := store.Open(ctx, storeOptions(backend, dsn, fmt.Sprintf("bench_msgs_%d", size), 0))
 		if err != nil {
