@@ -146,3 +146,26 @@ func TestInstanceAgainstSandbox(t *testing.T) {
 	}
 	eventually(t, "a new QR after logout", func() bool { return call(t, "GET", base+"/status", "")["accountStatus"] == "got qr code" })
 }
+
+// Linking by phone code instead of QR: POST /pairingCode, the code typed on the phone.
+func TestInstancePairingCode(t *testing.T) {
+	sb := startSandbox(t)
+	o := instanceOptions{listen: "127.0.0.1:0", dataDir: t.TempDir(), token: "tok", networkURL: sb,
+		maxFileBytes: 1 << 20, mediaRetention: time.Hour, webhookMaxAge: 24 * time.Hour, shutdownTimeout: 5 * time.Second}
+	base, stop := startInstance(t, o)
+	defer stop()
+	eventually(t, "pairing to start", func() bool { return call(t, "GET", base+"/status", "")["accountStatus"] == "got qr code" })
+	if r := call(t, "POST", base+"/pairingCode", `{"phone":"abc"}`); r["error"] == nil {
+		t.Fatalf("a bad phone was accepted: %v", r)
+	}
+	r := call(t, "POST", base+"/pairingCode", `{"phone":"15550001111"}`)
+	code, _ := r["code"].(string)
+	if len(strings.ReplaceAll(code, "-", "")) != 8 {
+		t.Fatalf("pairingCode = %v", r)
+	}
+	sandboxCall(t, sb, "POST", "/sandbox/phones/15550001111/link-code", map[string]string{"code": code}, nil)
+	eventually(t, "authentication", func() bool { return call(t, "GET", base+"/status", "")["accountStatus"] == "authenticated" })
+	if r := call(t, "POST", base+"/pairingCode", `{"phone":"15550001111"}`); r["error"] == nil {
+		t.Fatalf("pairing code while authenticated: %v", r)
+	}
+}
