@@ -71,7 +71,8 @@ func instanceCommand() *cobra.Command {
 	f.BoolVar(&o.allowPrivate, "allow-private-addresses", false,
 		"let sendFile URLs and webhooks reach loopback, private and link-local addresses (SSRF guard off)")
 	f.Int64Var(&o.maxFileBytes, "max-file-bytes", api.DefaultMaxFileBytes, "largest file sendFile accepts")
-	f.DurationVar(&o.mediaRetention, "media-retention", 30*24*time.Hour, "how long downloaded media files are kept")
+	f.DurationVar(&o.mediaRetention, "media-retention", 30*24*time.Hour,
+		"how long downloaded media files and finished queue items are kept")
 	f.DurationVar(&o.webhookMaxAge, "webhook-max-age", webhook.DefaultMaxAge, "how long a webhook batch is retried (at least 24h)")
 	f.DurationVar(&o.shutdownTimeout, "shutdown-timeout", 20*time.Second, "how long graceful shutdown waits for in-flight work")
 	return c
@@ -179,7 +180,7 @@ func serveInstance(ctx context.Context, o instanceOptions, log *slog.Logger, lis
 	workCtx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
 	var wg sync.WaitGroup
 	wg.Go(func() { dispatcher.Run(workCtx) })
-	wg.Go(func() { cleanMedia(workCtx, md, o.mediaRetention, log) })
+	wg.Go(func() { janitor(workCtx, st, md, o.mediaRetention, log) })
 	if r, ok := eng.(account.Runner); ok {
 		wg.Go(func() {
 			if err := r.Run(workCtx); err != nil && workCtx.Err() == nil {
@@ -244,8 +245,8 @@ func defaultPublicURL(o instanceOptions, addr net.Addr) string {
 	return "http://localhost:" + port
 }
 
-// cleanMedia removes downloaded media older than the retention, hourly.
-func cleanMedia(ctx context.Context, md *media.Dir, retention time.Duration, log *slog.Logger) {
+// janitor removes downloaded media and finished queue items older than the retention, hourly.
+func janitor(ctx context.Context, st *store.Store, md *media.Dir, retention time.Duration, log *slog.Logger) {
 	t := time.NewTicker(time.Hour)
 	defer t.Stop()
 	for {
@@ -253,6 +254,11 @@ func cleanMedia(ctx context.Context, md *media.Dir, retention time.Duration, log
 			log.Warn("media cleanup", "error", err)
 		} else if n > 0 {
 			log.Info("removed old media files", "count", n)
+		}
+		if n, err := st.PruneQueue(ctx, time.Now().Add(-retention)); err != nil && ctx.Err() == nil {
+			log.Warn("queue cleanup", "error", err)
+		} else if n > 0 {
+			log.Info("removed finished queue items", "count", n)
 		}
 		select {
 		case <-ctx.Done():

@@ -1,7 +1,6 @@
 package api
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"io"
@@ -167,6 +166,7 @@ func (s *Server) readSendFile(c *gin.Context) (sendFileRequest, *fetch.File, boo
 		return req, nil, false
 	}
 	form := c.Request.MultipartForm
+	defer func() { _ = form.RemoveAll() }() // large parts were spooled to temporary files
 	get := func(k string) string {
 		if v := form.Value[k]; len(v) > 0 {
 			return v[0]
@@ -222,9 +222,7 @@ func (s *Server) fileFromBody(c *gin.Context, req sendFileRequest) (*fetch.File,
 	if fetch.IsDataURI(body) {
 		file, err = fetch.ParseDataURI(body, req.Filename, s.opts.MaxFileBytes)
 	} else {
-		ctx, cancel := context.WithTimeout(c.Request.Context(), s.opts.Fetcher.Client.Timeout+1)
-		defer cancel()
-		file, err = s.opts.Fetcher.Get(ctx, body, req.Filename)
+		file, err = s.opts.Fetcher.Get(c.Request.Context(), body, req.Filename)
 	}
 	if err != nil {
 		abort(c, fileErrorStatus(err), "%v", err)

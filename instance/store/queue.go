@@ -345,6 +345,22 @@ func (s *Store) recoverSending(ctx context.Context) error {
 	})
 }
 
+// PruneQueue deletes sent and failed items finished before cutoff and returns how many. Their
+// messages stay in the journal; only acks arriving later lose their queue number.
+func (s *Store) PruneQueue(ctx context.Context, cutoff time.Time) (int, error) {
+	var n int64
+	err := s.write(ctx, func(ctx context.Context, tx *wtx) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM mo_queue WHERE state IN ($1, $2) AND done_at < $3`,
+			StateSent, StateFailed, cutoff.UnixMilli())
+		if err != nil {
+			return fmt.Errorf("pruning queue: %w", err)
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
+	return int(n), err
+}
+
 // WaitFinished blocks until the queue item is sent or failed, or ctx ends, and returns it.
 func (s *Store) WaitFinished(ctx context.Context, queueNumber int64) (Item, error) {
 	ch := s.waiters.add(queueNumber)

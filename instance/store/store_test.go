@@ -194,6 +194,18 @@ func TestSendLifecycleAndCrashRecovery(t *testing.T) {
 		if fb.State != StateFailed || fb.Reason != "not on WhatsApp" {
 			t.Fatalf("failed item = %+v", fb)
 		}
+		if n, err := s.PruneQueue(ctx, time.Now().Add(-time.Hour)); n != 0 || err != nil {
+			t.Fatalf("PruneQueue(an hour ago) = %d %v", n, err)
+		}
+		defer func() {
+			// Finished items go; the journal keeps the message.
+			if n, err := s.PruneQueue(ctx, time.Now().Add(time.Second)); n != 2 || err != nil {
+				t.Errorf("PruneQueue(now) = %d %v", n, err)
+			}
+			if msgs, _ := s.Messages(ctx, 0, 10); len(msgs) != 1 {
+				t.Errorf("journal after prune: %d messages", len(msgs))
+			}
+		}()
 		p := formAll(t, s)
 		var statuses []string
 		for _, ack := range p.Ack {
