@@ -21,9 +21,11 @@ import (
 const (
 	handshakeTimeout = 20 * time.Second
 	writeTimeout     = 10 * time.Second
-	// outboxSize bounds what may wait for a slow client; beyond it the client is dropped
+	// maxOutbox bounds the bytes waiting for a slow client; beyond it the client is dropped
 	// (its undelivered nodes stay pending for its next login).
-	outboxSize = 4096
+	maxOutbox = 64 << 20
+	// maxWrite caps the frames coalesced into one websocket message.
+	maxWrite = 1 << 20
 )
 
 // conn is one client websocket: Noise transport, then binary XML nodes.
@@ -37,7 +39,10 @@ type conn struct {
 	tr        transport
 	staticPub []byte
 	payload   *waWa6.ClientPayload
-	out       chan outFrame
+	outMu     sync.Mutex
+	out       []outFrame    // frames waiting for the writer, in order
+	outBytes  int           // their total size
+	outReady  chan struct{} // wakes the writer
 
 	// Set once, under srv.mu: the device this connection logged in as, or the pairing it offers.
 	dev     *device
@@ -59,7 +64,7 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 	}
 	ws.SetReadLimit(maxFrame + 16)
 	ctx, cancel := context.WithCancel(s.ctx)
-	c := &conn{srv: s, ws: ws, ctx: ctx, cancel: cancel, log: s.log, out: make(chan outFrame, outboxSize)}
+	c := &conn{srv: s, ws: ws, ctx: ctx, cancel: cancel, log: s.log, outReady: make(chan struct{}, 1)}
 	defer c.close()
 	frames := newFrameReader()
 	next := func() ([]byte, error) { return c.nextFrame(frames) }
@@ -193,33 +198,75 @@ func (c *conn) send(node waBinary.Node) { c.sendRaw(mustMarshal(node), false) }
 func (c *conn) sendAndClose(node waBinary.Node) { c.sendRaw(mustMarshal(node), true) }
 
 func (c *conn) sendRaw(data []byte, closeAfter bool) {
-	select {
-	case c.out <- outFrame{data: data, close: closeAfter}:
-	case <-c.ctx.Done():
-	default:
+	c.outMu.Lock()
+	if c.outBytes+len(data) > maxOutbox {
+		c.outMu.Unlock()
 		c.log.Warn("client outbox full, disconnecting it")
 		c.close()
+		return
+	}
+	c.out = append(c.out, outFrame{data: data, close: closeAfter})
+	c.outBytes += len(data)
+	c.outMu.Unlock()
+	select {
+	case c.outReady <- struct{}{}:
+	default:
 	}
 }
 
+// takeOut removes the frames to write next: as many as fit one websocket message, up to and
+// including a closing frame.
+func (c *conn) takeOut() (batch []outFrame) {
+	c.outMu.Lock()
+	defer c.outMu.Unlock()
+	size := 0
+	for len(c.out) > 0 && (len(batch) == 0 || size+len(c.out[0].data) <= maxWrite) {
+		f := c.out[0]
+		c.out[0] = outFrame{}
+		c.out = c.out[1:]
+		c.outBytes -= len(f.data)
+		size += len(f.data)
+		batch = append(batch, f)
+		if f.close {
+			break
+		}
+	}
+	if len(c.out) == 0 {
+		c.out = nil // let the backing array go once drained
+	}
+	return batch
+}
+
+// writeLoop encrypts queued frames and writes them, several frames per websocket message (the
+// client's frame reader splits them again).
 func (c *conn) writeLoop() {
 	for {
-		select {
-		case <-c.ctx.Done():
-			return
-		case f := <-c.out:
-			wctx, cancel := context.WithTimeout(c.ctx, writeTimeout)
-			err := c.ws.Write(wctx, websocket.MessageBinary, encodeFrame(c.tr.seal(f.data)))
-			cancel()
-			if err != nil || f.close {
-				if f.close {
-					// Give the client a moment to read the final node before the socket goes.
-					time.AfterFunc(500*time.Millisecond, c.close)
-					return
-				}
-				c.close()
+		batch := c.takeOut()
+		if len(batch) == 0 {
+			select {
+			case <-c.ctx.Done():
 				return
+			case <-c.outReady:
+				continue
 			}
+		}
+		var msg []byte
+		closeAfter := false
+		for _, f := range batch {
+			msg = append(msg, encodeFrame(c.tr.seal(f.data))...)
+			closeAfter = closeAfter || f.close
+		}
+		wctx, cancel := context.WithTimeout(c.ctx, writeTimeout)
+		err := c.ws.Write(wctx, websocket.MessageBinary, msg)
+		cancel()
+		if err != nil {
+			c.close()
+			return
+		}
+		if closeAfter {
+			// Give the client a moment to read the final node before the socket goes.
+			time.AfterFunc(500*time.Millisecond, c.close)
+			return
 		}
 	}
 }

@@ -1,7 +1,9 @@
 package sandbox
 
 import (
+	"bytes"
 	"encoding/binary"
+	"slices"
 
 	waBinary "go.mau.fi/whatsmeow/binary"
 	"go.mau.fi/whatsmeow/types"
@@ -106,6 +108,7 @@ func applyUpload(dev *device, node *waBinary.Node) bool {
 		dev.SignedPreKey = sk
 	}
 	list := node.GetChildByTag("list")
+	dev.PreKeys = slices.Grow(dev.PreKeys, len(list.GetChildren()))
 	for _, k := range list.GetChildren() {
 		pk, ok := parsePreKey(k)
 		if !ok {
@@ -122,13 +125,14 @@ func parsePreKey(n waBinary.Node) (preKey, bool) {
 	if len(id) != 3 || len(val) != 32 {
 		return preKey{}, false
 	}
-	pk := preKey{ID: uint32(id[0])<<16 | uint32(id[1])<<8 | uint32(id[2]), Pub: val}
+	// Copies, so the keys do not pin the whole decrypted upload frame in memory.
+	pk := preKey{ID: uint32(id[0])<<16 | uint32(id[1])<<8 | uint32(id[2]), Pub: bytes.Clone(val)}
 	if n.Tag == "skey" {
 		sig, _ := n.GetChildByTag("signature").Content.([]byte)
 		if len(sig) != 64 {
 			return preKey{}, false
 		}
-		pk.Sig = sig
+		pk.Sig = bytes.Clone(sig)
 	}
 	return pk, true
 }

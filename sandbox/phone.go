@@ -27,6 +27,9 @@ import (
 	_ "modernc.org/sqlite" // pure-Go SQLite driver for the phones' stores
 )
 
+// maxPhoneMessages is how many messages a phone remembers; the oldest are forgotten first.
+const maxPhoneMessages = 10000
+
 // phoneConnectTimeout bounds how long a new phone may take to log in and upload its prekeys.
 const phoneConnectTimeout = 30 * time.Second
 
@@ -264,10 +267,7 @@ func (p *Phone) recordMessage(e *events.Message) {
 	if media := mediaOf(e.Message); media != nil {
 		m.Media, dl = media.info, media.msg
 	}
-	p.mu.Lock()
-	p.messages = append(p.messages, m)
-	p.byID[m.ID] = m
-	p.mu.Unlock()
+	p.remember(m)
 	if dl != nil {
 		go p.download(m, dl)
 	}
@@ -286,6 +286,22 @@ func (p *Phone) download(m *PhoneMessage, dl whatsmeow.DownloadableMessage) {
 	}
 	sum := sha256.Sum256(data)
 	m.Media.Size, m.Media.SHA256 = len(data), hex.EncodeToString(sum[:])
+}
+
+// remember adds a message to the phone's list, forgetting the oldest beyond maxPhoneMessages.
+func (p *Phone) remember(m *PhoneMessage) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.messages = append(p.messages, m)
+	p.byID[m.ID] = m
+	if over := len(p.messages) - maxPhoneMessages; over > 0 {
+		for _, old := range p.messages[:over] {
+			if p.byID[old.ID] == old {
+				delete(p.byID, old.ID)
+			}
+		}
+		p.messages = append([]*PhoneMessage(nil), p.messages[over:]...)
+	}
 }
 
 func (p *Phone) recordReceipt(e *events.Receipt) {

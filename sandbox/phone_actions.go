@@ -132,11 +132,8 @@ func (p *Phone) Send(ctx context.Context, to, body string, media *OutgoingMedia)
 	m := &PhoneMessage{ID: resp.ID, Chat: p.pnString(jid), From: p.acct.pn().String(), FromMe: true,
 		Time: resp.Timestamp, Status: "sent", chat: resp.Chat}
 	m.Type, m.Body = describe(msg)
-	p.mu.Lock()
-	p.messages = append(p.messages, m)
-	p.byID[m.ID] = m
 	out := *m
-	p.mu.Unlock()
+	p.remember(m)
 	return out, nil
 }
 
