@@ -22,6 +22,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"runtime/pprof"
 	"slices"
 	"strings"
 	"sync"
@@ -42,7 +43,18 @@ func main() {
 	clients := flag.Int("clients", 32, "concurrent HTTP clients")
 	messages := flag.Int("messages", 1_000_000, "journal size for the large GET /messages run")
 	parts := flag.String("parts", "send,webhook,messages", "comma-separated: send, webhook, messages")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	flag.Parse()
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			log.Fatal(err)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			log.Fatal(err)
+		}
+		defer pprof.StopCPUProfile()
+	}
 	for _, p := range strings.Split(*parts, ",") {
 		run[p] = true
 	}
