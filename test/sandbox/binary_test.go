@@ -6,7 +6,6 @@ import (
 	"net"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -16,24 +15,9 @@ import (
 	"go.mau.fi/whatsmeow/types"
 	"go.mau.fi/whatsmeow/types/events"
 
+	"github.com/messenger-operator/messenger-operator/internal/testbin"
 	"github.com/messenger-operator/messenger-operator/sandbox"
 )
-
-// binaryPath returns the messenger-operator binary: the one `make test` built, or a fresh build.
-func binaryPath(t *testing.T) string {
-	t.Helper()
-	if p := os.Getenv("MESSENGER_BINARY"); p != "" {
-		return p
-	}
-	out := filepath.Join(t.TempDir(), "messenger-operator")
-	cmd := exec.Command("go", "build", "-o", out, ".")
-	cmd.Dir = "../.."
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if msg, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("building the binary: %v\n%s", err, msg)
-	}
-	return out
-}
 
 func freeAddr(t *testing.T) string {
 	t.Helper()
@@ -49,7 +33,7 @@ func freeAddr(t *testing.T) string {
 func startSandboxBinary(t *testing.T, extra ...string) *network {
 	t.Helper()
 	addr := freeAddr(t)
-	cmd := exec.Command(binaryPath(t), append([]string{"sandbox", "--listen", addr}, extra...)...)
+	cmd := exec.Command(testbin.Path(t), append([]string{"sandbox", "--listen", addr}, extra...)...)
 	stdout, _ := cmd.StdoutPipe()
 	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {
