@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -16,6 +17,7 @@ import (
 	"github.com/messenger-operator/messenger-operator/instance/chat"
 	"github.com/messenger-operator/messenger-operator/instance/store"
 	"github.com/messenger-operator/messenger-operator/instance/webhook"
+	"github.com/messenger-operator/messenger-operator/internal/testpg"
 )
 
 // startInstance runs the instance server in-process until the returned stop is called.
@@ -59,7 +61,21 @@ func call(t *testing.T, method, url, body string) map[string]any {
 	return v
 }
 
+func TestMain(m *testing.M) { os.Exit(testpg.Main(m)) }
+
 func TestInstanceServesQueuesAndDeliversWebhooks(t *testing.T) {
+	for _, db := range []string{"sqlite", "postgres"} {
+		t.Run(db, func(t *testing.T) {
+			database := ""
+			if db == "postgres" {
+				database = testpg.Shared(t).NewDatabase(t)
+			}
+			testServesQueuesAndDeliversWebhooks(t, database)
+		})
+	}
+}
+
+func testServesQueuesAndDeliversWebhooks(t *testing.T, database string) {
 	var mu sync.Mutex
 	var got []chat.WebhookPayload
 	key, _ := webhook.ParseSecret("raw-secret")
@@ -81,7 +97,7 @@ func TestInstanceServesQueuesAndDeliversWebhooks(t *testing.T) {
 	defer rcv.Close()
 	dir := t.TempDir()
 	sb := startSandbox(t) // an unpaired account: sends stay queued
-	o := instanceOptions{listen: "127.0.0.1:0", dataDir: dir, token: "tok", webhookURL: rcv.URL, networkURL: sb,
+	o := instanceOptions{listen: "127.0.0.1:0", dataDir: dir, database: database, token: "tok", webhookURL: rcv.URL, networkURL: sb,
 		webhookSecret: "raw-secret", instanceName: "demo", allowPrivate: true, maxFileBytes: 1 << 20,
 		mediaRetention: time.Hour, webhookMaxAge: 24 * time.Hour, shutdownTimeout: 5 * time.Second}
 	base, stop := startInstance(t, o)
@@ -102,7 +118,7 @@ func TestInstanceServesQueuesAndDeliversWebhooks(t *testing.T) {
 		t.Fatalf("queue after restart = %v", q)
 	}
 	// Stand in for the engine: put an incoming message in the journal through a second handle.
-	st, err := store.Open(context.Background(), store.Options{DataDir: dir})
+	st, err := store.Open(context.Background(), store.Options{DataDir: dir, Database: database})
 	if err != nil {
 		t.Fatal(err)
 	}
