@@ -28,8 +28,6 @@ const (
 	ReasonInvalidSpec = "InvalidSpec"
 	// ReasonReconcileFailed: a transient error; the operator retries with backoff.
 	ReasonReconcileFailed = "ReconcileFailed"
-	// ReasonDeleting: the instance is being deleted.
-	ReasonDeleting = "Deleting"
 	// ReasonNotStalled is the reason of Stalled=False and Reconciling=False.
 	ReasonNotStalled = "Succeeded"
 )

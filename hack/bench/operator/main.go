@@ -92,6 +92,8 @@ func runOperator(o options) error {
 		HealthProbeBindAddress:  o.health,
 		MaxConcurrentReconciles: o.workers,
 		InstanceImage:           "messenger-operator:bench",
+		// Only the operator's namespace: the baseline's instances are not its business.
+		Namespaces: []string{"bench"},
 	})
 	if err != nil {
 		return err
@@ -154,6 +156,17 @@ func run(o options) error {
 		o.n, opTime.Round(time.Millisecond), opTime.Seconds()/base.Seconds())
 	if total, err := reconcileTotal(metricsURL); err == nil {
 		fmt.Printf("reconciles so far: %.0f (%.2f per instance)\n", total, total/float64(o.n))
+	}
+	if os.Getenv("BENCH_DEBUG") != "" {
+		if resp, err := http.Get(metricsURL); err == nil {
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			for _, l := range strings.Split(string(body), "\n") {
+				if strings.Contains(l, "reconcile_total") || strings.Contains(l, "workqueue_adds_total") || strings.Contains(l, "messenger_operator") {
+					fmt.Println("  ", l)
+				}
+			}
+		}
 	}
 	fmt.Printf("load average: %s\n", loadAverage())
 
