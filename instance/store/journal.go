@@ -40,7 +40,10 @@ func (s *Store) AppendMessage(ctx context.Context, m chat.Message) (chat.Message
 
 func (s *Store) appendMessage(ctx context.Context, tx *wtx, m chat.Message, waID string) (chat.Message, bool, error) {
 	var data string
-	err := tx.QueryRowContext(ctx, `SELECT data FROM mo_messages WHERE id = $1`, m.ID).Scan(&data)
+	row, err := tx.queryRowCached(ctx, `SELECT data FROM mo_messages WHERE id = $1`, m.ID)
+	if err == nil {
+		err = row.Scan(&data)
+	}
 	switch {
 	case err == nil:
 		var old chat.Message
@@ -60,7 +63,7 @@ func (s *Store) appendMessage(ctx context.Context, tx *wtx, m chat.Message, waID
 	if err != nil {
 		return chat.Message{}, false, fmt.Errorf("encoding message: %w", err)
 	}
-	_, err = tx.ExecContext(ctx, `INSERT INTO mo_messages (message_number, id, wa_id, chat_id, from_me, type, time, data)
+	_, err = tx.execCached(ctx, `INSERT INTO mo_messages (message_number, id, wa_id, chat_id, from_me, type, time, data)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`, n, m.ID, waID, m.ChatID, m.FromMe, m.Type, m.Time, string(raw))
 	if err != nil {
 		return chat.Message{}, false, fmt.Errorf("inserting message: %w", err)

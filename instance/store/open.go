@@ -56,6 +56,9 @@ type Store struct {
 	writerEnd chan struct{}
 	closeOnce sync.Once
 
+	stmtMu sync.Mutex
+	stmts  map[string]*sql.Stmt
+
 	settings atomic.Pointer[Settings]
 	webhook  chan struct{}
 	waiters  waiters
@@ -89,7 +92,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		db: db, dialect: dialect, log: opts.Logger,
 		writes: make(chan *writeReq, 1024), maxBatch: opts.MaxBatch,
 		stop: make(chan struct{}), writerEnd: make(chan struct{}),
-		webhook: make(chan struct{}, 1),
+		webhook: make(chan struct{}, 1), stmts: map[string]*sql.Stmt{},
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
@@ -179,6 +182,11 @@ func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
 		close(s.stop)
 		<-s.writerEnd
+		s.stmtMu.Lock()
+		for _, st := range s.stmts {
+			_ = st.Close()
+		}
+		s.stmtMu.Unlock()
 		err = s.db.Close()
 	})
 	return err

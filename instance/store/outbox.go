@@ -22,7 +22,7 @@ func (s *Store) addEvent(ctx context.Context, tx *wtx, kind string, data []byte)
 	if err != nil {
 		return err
 	}
-	_, err = tx.ExecContext(ctx, `INSERT INTO mo_webhook_events (seq, kind, data, created_at) VALUES ($1, $2, $3, $4)`,
+	_, err = tx.execCached(ctx, `INSERT INTO mo_webhook_events (seq, kind, data, created_at) VALUES ($1, $2, $3, $4)`,
 		seq, kind, string(data), time.Now().UnixMilli())
 	if err != nil {
 		return fmt.Errorf("inserting webhook event: %w", err)

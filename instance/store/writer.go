@@ -15,7 +15,44 @@ var ErrClosed = errors.New("store closed")
 // wtx is the transaction a write request runs in, with callbacks to run after the commit.
 type wtx struct {
 	*sql.Tx
+	s     *Store
 	after []func()
+}
+
+// execCached runs a hot statement through the store's prepared statement cache.
+func (t *wtx) execCached(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	st, err := t.s.prepared(ctx, t.Tx, query)
+	if err != nil {
+		return nil, err
+	}
+	return st.ExecContext(ctx, args...)
+}
+
+// queryRowCached runs a hot single-row query through the prepared statement cache.
+func (t *wtx) queryRowCached(ctx context.Context, query string, args ...any) (*sql.Row, error) {
+	st, err := t.s.prepared(ctx, t.Tx, query)
+	if err != nil {
+		return nil, err
+	}
+	return st.QueryRowContext(ctx, args...), nil
+}
+
+// prepared returns query prepared for tx, preparing it on the database once: database/sql then
+// reuses the statement on every connection it was prepared on (statement preparation is a large
+// part of the writer's CPU with SQLite).
+func (s *Store) prepared(ctx context.Context, tx *sql.Tx, query string) (*sql.Stmt, error) {
+	s.stmtMu.Lock()
+	st, ok := s.stmts[query]
+	if !ok {
+		var err error
+		if st, err = s.db.PrepareContext(ctx, query); err != nil {
+			s.stmtMu.Unlock()
+			return nil, fmt.Errorf("preparing statement: %w", err)
+		}
+		s.stmts[query] = st
+	}
+	s.stmtMu.Unlock()
+	return tx.StmtContext(ctx, st), nil
 }
 
 // onCommit schedules f to run once the transaction has committed.
@@ -123,7 +160,7 @@ func (s *Store) runTx(ctx context.Context, batch []*writeReq) error {
 		if r.fn == nil {
 			continue
 		}
-		t := &wtx{Tx: tx}
+		t := &wtx{Tx: tx, s: s}
 		if err := r.fn(ctx, t); err != nil {
 			_ = tx.Rollback()
 			return err
@@ -152,7 +189,8 @@ func (s *Store) insertItems(ctx context.Context, tx *sql.Tx, batch []*writeReq) 
 	if len(items) == 0 {
 		return nil
 	}
-	first, err := nextNumbers(ctx, &wtx{Tx: tx}, "queue", int64(len(items)))
+	t := &wtx{Tx: tx, s: s}
+	first, err := nextNumbers(ctx, t, "queue", int64(len(items)))
 	if err != nil {
 		return err
 	}
@@ -173,7 +211,7 @@ func (s *Store) insertItems(ctx context.Context, tx *sql.Tx, batch []*writeReq) 
 			args = append(args, it.QueueNumber, it.MessageID, it.WAID, it.ChatID, it.Kind, it.Body, it.Metadata,
 				StateQueued, it.CreatedAt.UnixMilli())
 		}
-		if _, err := tx.ExecContext(ctx, sb.String(), args...); err != nil {
+		if _, err := t.execCached(ctx, sb.String(), args...); err != nil {
 			return fmt.Errorf("inserting queue items: %w", err)
 		}
 	}
@@ -202,8 +240,11 @@ func (s *Store) placeholders(offset, n int) string {
 // nextNumbers reserves n consecutive numbers of the named counter and returns the first.
 func nextNumbers(ctx context.Context, tx *wtx, name string, n int64) (int64, error) {
 	var last int64
-	err := tx.QueryRowContext(ctx, `UPDATE mo_counters SET value = value + $1 WHERE name = $2 RETURNING value`,
-		n, name).Scan(&last)
+	row, err := tx.queryRowCached(ctx, `UPDATE mo_counters SET value = value + $1 WHERE name = $2 RETURNING value`,
+		n, name)
+	if err == nil {
+		err = row.Scan(&last)
+	}
 	if err != nil {
 		return 0, fmt.Errorf("advancing counter %s: %w", name, err)
 	}
