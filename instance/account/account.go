@@ -111,6 +111,15 @@ func (NoEngine) Me(context.Context) (Me, error) { return Me{}, ErrUnavailable }
 // WakeQueue does nothing: there is no drainer.
 func (NoEngine) WakeQueue() {}
 
+// Notifier is implemented by engines that announce status changes, so that watchers (the kube
+// agent) need not poll Status.
+type Notifier interface {
+	// Subscribe returns a channel that receives a value after the status changed (changes that
+	// happen while a value is pending are merged into it) and a function that ends the
+	// subscription.
+	Subscribe() (<-chan struct{}, func())
+}
+
 // Runner is implemented by engines with background work (the connection, the queue drainer): the
 // server calls Run once after start and cancels ctx at shutdown; Run returns when its work stopped.
 type Runner interface {

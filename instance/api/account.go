@@ -2,21 +2,16 @@ package api
 
 import (
 	"context"
-	"encoding/base64"
 	"errors"
 	"net/http"
 	"strconv"
 	"time"
 
 	"github.com/gin-gonic/gin"
-	qrcode "github.com/skip2/go-qrcode"
-
 	"github.com/messenger-operator/messenger-operator/instance/account"
 	"github.com/messenger-operator/messenger-operator/instance/chat"
+	"github.com/messenger-operator/messenger-operator/instance/qr"
 )
-
-// qrSize is the side of QR code PNGs in pixels.
-const qrSize = 256
 
 type statusData struct {
 	Substatus string `json:"substatus"`
@@ -34,11 +29,11 @@ func (s *Server) status(c *gin.Context) {
 	st := s.opts.Engine.Status()
 	resp := statusResponse{AccountStatus: st.AccountStatus}
 	if st.AccountStatus == account.StatusGotQRCode && st.QR != "" {
-		png, err := qrcode.Encode(st.QR, qrcode.Medium, qrSize)
+		uri, err := qr.DataURI(st.QR)
 		if err != nil {
 			s.log.Error("rendering QR code", "error", err)
 		} else {
-			resp.QRCode = "data:image/png;base64," + base64.StdEncoding.EncodeToString(png)
+			resp.QRCode = uri
 		}
 	}
 	if full, _ := parseBool(c.Query("full")); full {
@@ -63,7 +58,7 @@ func (s *Server) qrCode(c *gin.Context) {
 	case "raw":
 		c.Data(http.StatusOK, "text/plain; charset=utf-8", []byte(st.QR))
 	case "png":
-		png, err := qrcode.Encode(st.QR, qrcode.Medium, qrSize)
+		png, err := qr.PNG(st.QR)
 		if err != nil {
 			s.log.Error("rendering QR code", "error", err)
 			abort(c, http.StatusInternalServerError, "could not render the QR code")

@@ -32,6 +32,18 @@ type Options struct {
 	Proxy string
 	// Logger receives structured logs.
 	Logger *slog.Logger
+	// Gate, when set, decides when the engine may hold a WhatsApp connection (in a pod: while
+	// this process holds the account's Lease). Nil means always.
+	Gate Gate
+}
+
+// Gate decides when the engine may connect: the supervisor consults it before every connection
+// attempt and disconnects as soon as it closes.
+type Gate interface {
+	// Allowed reports whether the engine may hold a connection now.
+	Allowed() bool
+	// Changed receives a value whenever Allowed may have changed.
+	Changed() <-chan struct{}
 }
 
 // Timing of the supervisor and the drainer.
@@ -57,9 +69,15 @@ type Engine struct {
 	hold     bool      // do not reconnect until a reboot (stream replaced, client outdated)
 	until    time.Time // do not reconnect before (temporary ban)
 	failures int       // consecutive failed connection attempts
+
+	subMu sync.Mutex
+	subs  map[chan struct{}]struct{} // status change subscribers
 }
 
-var _ account.Engine = (*Engine)(nil)
+var (
+	_ account.Engine   = (*Engine)(nil)
+	_ account.Notifier = (*Engine)(nil)
+)
 
 // New prepares the engine: whatsmeow's tables are created or upgraded in the store's database.
 func New(ctx context.Context, opts Options) (*Engine, error) {
@@ -75,7 +93,7 @@ func New(ctx context.Context, opts Options) (*Engine, error) {
 	}
 	e := &Engine{
 		opts: opts, log: opts.Logger, container: container,
-		kick: make(chan struct{}, 1), wake: make(chan struct{}, 1),
+		kick: make(chan struct{}, 1), wake: make(chan struct{}, 1), subs: map[chan struct{}]struct{}{},
 		status: account.Status{AccountStatus: account.StatusInit, Substatus: account.SubstatusConnecting,
 			Sandbox: opts.NetworkURL != ""},
 	}
@@ -101,6 +119,32 @@ func (e *Engine) Status() account.Status {
 	return e.status
 }
 
+// Subscribe returns a channel that receives a value after the status changed, and a function
+// that ends the subscription.
+func (e *Engine) Subscribe() (<-chan struct{}, func()) {
+	ch := make(chan struct{}, 1)
+	e.subMu.Lock()
+	e.subs[ch] = struct{}{}
+	e.subMu.Unlock()
+	return ch, func() {
+		e.subMu.Lock()
+		delete(e.subs, ch)
+		e.subMu.Unlock()
+	}
+}
+
+// notify wakes every subscriber without blocking.
+func (e *Engine) notify() {
+	e.subMu.Lock()
+	defer e.subMu.Unlock()
+	for ch := range e.subs {
+		signal(ch)
+	}
+}
+
+// allowed reports whether the gate lets the engine connect now.
+func (e *Engine) allowed() bool { return e.opts.Gate == nil || e.opts.Gate.Allowed() }
+
 // WakeQueue tells the drainer that new items were queued.
 func (e *Engine) WakeQueue() { signal(e.wake) }
 
@@ -123,7 +167,8 @@ func (e *Engine) Logout(ctx context.Context) error {
 	e.mu.Lock()
 	cli := e.cli
 	e.mu.Unlock()
-	if cli == nil {
+	if cli == nil || !e.allowed() {
+		// Without the gate another process owns the connection (and maybe the same session).
 		return account.ErrUnavailable
 	}
 	if cli.Store.ID != nil {
@@ -194,8 +239,13 @@ func (e *Engine) loggedIn() *whatsmeow.Client {
 
 func (e *Engine) setStatus(status, sub, qr, msg string) {
 	e.mu.Lock()
-	defer e.mu.Unlock()
+	old := e.status
 	e.status.AccountStatus, e.status.Substatus, e.status.QR, e.status.Message = status, sub, qr, msg
+	changed := old != e.status
+	e.mu.Unlock()
+	if changed {
+		e.notify()
+	}
 }
 
 // signal wakes a goroutine waiting on ch without blocking.

@@ -14,6 +14,10 @@ import (
 // supervise keeps the account connected, or pairing, until ctx ends. whatsmeow's own
 // auto-reconnect is off: every reconnection goes through here, with a capped backoff.
 func (e *Engine) supervise(ctx context.Context) {
+	var gateChanged <-chan struct{}
+	if e.opts.Gate != nil {
+		gateChanged = e.opts.Gate.Changed()
+	}
 	for {
 		delay := e.step(ctx)
 		var timer <-chan time.Time
@@ -30,6 +34,7 @@ func (e *Engine) supervise(ctx context.Context) {
 			}
 			return
 		case <-e.kick:
+		case <-gateChanged:
 		case <-timer:
 		}
 	}
@@ -38,6 +43,10 @@ func (e *Engine) supervise(ctx context.Context) {
 // step moves the connection one step towards "connected" and returns how long to wait before
 // looking again (0: until something happens).
 func (e *Engine) step(ctx context.Context) time.Duration {
+	if !e.allowed() {
+		e.standBy()
+		return 0
+	}
 	e.mu.Lock()
 	cli, hold, until := e.cli, e.hold, e.until
 	e.mu.Unlock()
@@ -69,6 +78,18 @@ func (e *Engine) step(ctx context.Context) time.Duration {
 		return e.failed(fmt.Errorf("connecting: %w", err))
 	}
 	return 0
+}
+
+// standBy drops the connection while the gate is closed: another process may own the account.
+func (e *Engine) standBy() {
+	e.mu.Lock()
+	cli := e.cli
+	e.mu.Unlock()
+	if cli != nil {
+		cli.Disconnect()
+	}
+	e.setStatus(account.StatusLoading, account.SubstatusOffline, "",
+		"waiting for the connection lease: another process of this instance may hold the connection")
 }
 
 // failed records a failed attempt and returns the backoff before the next one.
