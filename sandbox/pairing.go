@@ -19,7 +19,7 @@ import (
 	"go.mau.fi/whatsmeow/util/keys"
 )
 
-// qrRefs is how many QR references a pairing connection gets (whatsmeow shows them in turn).
+// qrRefs is the most QR references a pairing connection gets (whatsmeow shows them in turn).
 const qrRefs = 6
 
 // pairing is an unpaired connection's offer: the keys it registered with and its QR refs.
@@ -51,7 +51,7 @@ func (s *Server) startPairing(c *conn) {
 		c.sendAndClose(failureNode(400, nil))
 		return
 	}
-	refs := make([]waBinary.Node, qrRefs)
+	refs := make([]waBinary.Node, s.opts.QRCodes)
 	s.mu.Lock()
 	for i := range refs {
 		ref := "2@" + randomID(24)

@@ -25,6 +25,10 @@ type Options struct {
 	Listen string
 	// DataDir persists the network when set; empty keeps everything in memory.
 	DataDir string
+	// QRCodes is how many QR references an unpaired client gets (1 to 6, default 6). whatsmeow shows
+	// the first for 60 s when there are 6 and each other for 20 s, then gives up: fewer codes make
+	// QR expiry quick to test.
+	QRCodes int
 	// Logger receives structured logs; nil discards them.
 	Logger *slog.Logger
 }
@@ -69,6 +73,9 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	}
 	if opts.Listen == "" {
 		opts.Listen = "127.0.0.1:8900"
+	}
+	if opts.QRCodes < 1 || opts.QRCodes > qrRefs {
+		opts.QRCodes = qrRefs
 	}
 	s := &Server{
 		opts: opts, log: opts.Logger,

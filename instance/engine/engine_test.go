@@ -19,7 +19,7 @@ import (
 	"github.com/messenger-operator/messenger-operator/sandbox"
 )
 
-const waitFor = 30 * time.Second
+const waitFor = 60 * time.Second
 
 type harness struct {
 	t     *testing.T
@@ -50,9 +50,12 @@ func (h *harness) admin(method, path string, body, out any) {
 	}
 }
 
-func newHarness(t *testing.T, dir string) *harness {
+func newHarness(t *testing.T, dir string) *harness { return newHarnessWith(t, dir, sandbox.Options{}) }
+
+func newHarnessWith(t *testing.T, dir string, opts sandbox.Options) *harness {
 	t.Helper()
-	sb, err := sandbox.Start(context.Background(), sandbox.Options{Listen: "127.0.0.1:0"})
+	opts.Listen = "127.0.0.1:0"
+	sb, err := sandbox.Start(context.Background(), opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -294,5 +297,22 @@ func TestEngineReportsFaults(t *testing.T) {
 	h.waitStatus(func(s account.Status) bool { return s.AccountStatus == account.StatusAuthenticated })
 	fault("disconnect")
 	h.waitStatus(func(s account.Status) bool { return s.AccountStatus != account.StatusAuthenticated })
+	h.waitStatus(func(s account.Status) bool { return s.AccountStatus == account.StatusAuthenticated })
+}
+
+// An expired QR code is replaced by a new pairing attempt, never left dead.
+func TestEngineReplacesExpiredQR(t *testing.T) {
+	h := newHarnessWith(t, t.TempDir(), sandbox.Options{QRCodes: 1}) // whatsmeow gives up after 20 s
+	first := h.waitStatus(func(s account.Status) bool { return s.AccountStatus == account.StatusGotQRCode })
+	second := h.waitStatus(func(s account.Status) bool {
+		return s.AccountStatus == account.StatusGotQRCode && s.QR != first.QR
+	})
+	raw, _ := json.Marshal(map[string]string{"qr": first.QR})
+	resp, err := http.Post(h.sb.URL()+"/sandbox/phones/15550001111/scan", "application/json", bytes.NewReader(raw))
+	if err != nil || resp.StatusCode != http.StatusNotFound {
+		t.Fatalf("scanning the expired QR: %v %v", resp, err)
+	}
+	resp.Body.Close()
+	h.admin("POST", "/sandbox/phones/15550001111/scan", map[string]string{"qr": second.QR}, nil)
 	h.waitStatus(func(s account.Status) bool { return s.AccountStatus == account.StatusAuthenticated })
 }
