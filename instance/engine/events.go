@@ -69,6 +69,10 @@ func (e *Engine) handleEvent(cli *whatsmeow.Client, evt any) bool {
 		e.onReceipt(ev)
 	case *events.CallOffer:
 		return e.onCall(cli, ev)
+	case *events.JoinedGroup:
+		return e.onJoinedGroup(cli, ev)
+	case *events.GroupInfo:
+		return e.onGroupInfo(cli, ev)
 	}
 	return true
 }

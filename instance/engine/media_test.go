@@ -59,6 +59,17 @@ func TestEngineFilesBothWays(t *testing.T) {
 	}
 }
 
+func TestEngineJournalsJoinedGroups(t *testing.T) {
+	h := newHarness(t, t.TempDir())
+	h.pair()
+	var g struct{ Group string }
+	h.admin("POST", "/sandbox/phones/15550002222/groups", map[string]any{"name": "Team", "members": []string{"15550001111"}}, &g)
+	sys := h.waitJournal(func(m chat.Message) bool { return m.Type == chat.TypeSystem })
+	if sys.ChatID != strings.TrimSuffix(g.Group, "@g.us")+"@g.us" || !strings.Contains(sys.Body, "Team") || sys.Author != "15550002222@c.us" {
+		t.Fatalf("system message %+v (group %s)", sys, g.Group)
+	}
+}
+
 func TestEngineCreatesGroups(t *testing.T) {
 	h := newHarness(t, t.TempDir())
 	h.pair()
