@@ -263,6 +263,9 @@ func (p *Phone) recordMessage(e *events.Message) {
 		m.Status = "sent"
 	}
 	m.Type, m.Body = describe(e.Message)
+	if m.Type == "unknown" || m.Type == "protocol" {
+		return // sender-key distribution, app state keys and the like: nothing a phone shows
+	}
 	var dl whatsmeow.DownloadableMessage
 	if media := mediaOf(e.Message); media != nil {
 		m.Media, dl = media.info, media.msg
