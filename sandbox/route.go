@@ -16,10 +16,15 @@ func (s *Server) routeMessage(c *conn, node *waBinary.Node) {
 	code := 400
 	if ok && id != "" {
 		s.mu.Lock()
-		switch to.Server {
-		case types.GroupServer:
+		_, fanout := node.GetOptionalChildByTag("participants")
+		_, oneDevice := node.Attrs["participant"]
+		switch {
+		case !fanout && (to.Server != types.GroupServer || oneDevice):
+			// A retry: re-encrypted for the one device that could not decrypt the original.
+			code = s.routeRetry(c.dev, to, node, now)
+		case to.Server == types.GroupServer:
 			code = s.routeGroupMessage(c.dev, to, node, now)
-		case types.DefaultUserServer, types.HiddenUserServer:
+		case to.Server == types.DefaultUserServer || to.Server == types.HiddenUserServer:
 			code = s.routeDirectMessage(c.dev, to, node, now)
 		}
 		s.mu.Unlock()
@@ -80,6 +85,42 @@ func (s *Server) routeDirectMessage(sender *device, to types.JID, node *waBinary
 		}
 		s.deliver(dev, waBinary.Node{Tag: "message", Attrs: attrs, Content: content})
 	}
+	return 0
+}
+
+// routeRetry delivers a message re-encrypted for one device after that device's retry receipt:
+// no participant list, the device is "to" (or, in groups, "participant"). Call with s.mu held.
+func (s *Server) routeRetry(sender *device, to types.JID, node *waBinary.Node, now int64) int {
+	target := to
+	if to.Server == types.GroupServer {
+		target, _ = node.Attrs["participant"].(types.JID)
+	}
+	dev := s.deviceByJID(target)
+	if dev == nil || dev == sender {
+		return 404
+	}
+	attrs := messageAttrs(sender, node, now)
+	if to.Server == types.GroupServer {
+		attrs["from"], attrs["participant"], attrs["participant_pn"] = to, sender.lid(), sender.pn()
+		attrs["addressing_mode"] = "lid"
+	} else {
+		attrs["from"] = sender.addr(target)
+		if recipient, ok := node.Attrs["recipient"]; ok {
+			attrs["recipient"] = recipient
+		}
+		if target.Server == types.HiddenUserServer {
+			attrs["sender_pn"] = sender.pn()
+		} else {
+			attrs["sender_lid"] = sender.lid()
+		}
+	}
+	var content []waBinary.Node
+	for _, child := range node.GetChildren() {
+		if child.Tag == "enc" || child.Tag == "device-identity" {
+			content = append(content, child)
+		}
+	}
+	s.deliver(dev, waBinary.Node{Tag: "message", Attrs: attrs, Content: content})
 	return 0
 }
 

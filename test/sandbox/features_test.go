@@ -299,3 +299,33 @@ func TestPairByCode(t *testing.T) {
 	n.mustCall("POST", "/sandbox/phones/15550002222/messages", map[string]string{"to": "15550001111", "body": "paired by code"}, &sent)
 	waitEvent(c2, func(m *events.Message) bool { return m.Info.ID == sent.ID })
 }
+
+// A device that cannot decrypt asks for a retry; the sender re-encrypts for it alone.
+func TestRetryReceiptAfterLostSession(t *testing.T) {
+	n := startSandbox(t)
+	n.addPhone("15550001111", "Alice")
+	n.addPhone("15550002222", "Bob")
+	alice, bob := newClient(t, n), newClient(t, n)
+	alice.pair(n, "15550001111")
+	bob.pair(n, "15550002222")
+	ctx := context.Background()
+	bobJID := types.NewJID("15550002222", types.DefaultUserServer)
+	first, err := alice.cli.SendMessage(ctx, bobJID, text("one"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := waitEvent(bob, func(m *events.Message) bool { return m.Info.ID == first.ID })
+	// Bob loses his session with Alice's device, so her next (non-prekey) message is undecryptable.
+	if err := bob.cli.Store.Sessions.DeleteSession(ctx, in.Info.Sender.SignalAddress().String()); err != nil {
+		t.Fatal(err)
+	}
+	second, err := alice.cli.SendMessage(ctx, bobJID, text("two"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitEvent(bob, func(e *events.UndecryptableMessage) bool { return e.Info.ID == second.ID })
+	got := waitEvent(bob, func(m *events.Message) bool { return m.Info.ID == second.ID })
+	if got.Message.GetConversation() != "two" {
+		t.Fatalf("after the retry bob got %v", got.Message)
+	}
+}
