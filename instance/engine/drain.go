@@ -19,8 +19,13 @@ import (
 	"github.com/messenger-operator/messenger-operator/instance/store"
 )
 
-// drainBatch is how many queued items one pass reads.
-const drainBatch = 100
+const (
+	// drainBatch is how many queued items one pass reads.
+	drainBatch = 100
+	// maxAttempts ends a send that keeps failing transiently (about 10 minutes of retries while
+	// connected); time spent disconnected does not count, as nothing is attempted then.
+	maxAttempts = 100
+)
 
 // drainLoop sends queued items, oldest first, whenever the account is logged in. One sender keeps
 // the order of the queue, and so the order within every chat.
@@ -75,7 +80,7 @@ func (e *Engine) sendItem(ctx context.Context, cli *whatsmeow.Client, it store.I
 	switch {
 	case err == nil:
 		err = e.opts.Store.MarkSent(ctx, it.QueueNumber, result, msg)
-	case permanent(err):
+	case permanent(err) || it.Attempts+1 >= maxAttempts:
 		e.log.Info("send failed for good", "queueNumber", it.QueueNumber, "err", err)
 		err = e.opts.Store.MarkFailed(ctx, it.QueueNumber, err.Error())
 	default:
