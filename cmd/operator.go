@@ -36,7 +36,9 @@ func operatorCommand() *cobra.Command {
 			if err := bindEnv(c.Flags()); err != nil {
 				return err
 			}
-			ctrl.SetLogger(logr.FromSlogHandler(slog.NewJSONHandler(os.Stderr, nil)))
+			logHandler := slog.NewJSONHandler(os.Stderr, nil)
+			slog.SetDefault(slog.New(logHandler))
+			ctrl.SetLogger(logr.FromSlogHandler(logHandler))
 			cfg, err := kubeConfig(kubeconfig)
 			if err != nil {
 				return err

@@ -15,7 +15,7 @@ cache="${MESSENGER_ENVTEST_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/messenger-oper
 dir="$cache/k8s-$KUBE_VERSION-etcd-$ETCD_VERSION"
 mkdir -p "$dir"
 
-export GOWORK=off GOFLAGS=-mod=readonly CGO_ENABLED=0
+export GOWORK=off GOFLAGS="-mod=readonly -buildvcs=false" CGO_ENABLED=0
 
 # build NAME MODULE_DIR PACKAGE [LDFLAGS]: builds into a temporary file first so that an
 # interrupted build never leaves a half-written binary in the cache.

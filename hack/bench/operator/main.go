@@ -55,6 +55,7 @@ type options struct {
 	child      string // kubeconfig path: run as the operator child process
 	metrics    string
 	health     string
+	binary     string // run this messenger-operator binary's `operator` command instead
 }
 
 func main() {
@@ -66,6 +67,7 @@ func main() {
 	flag.StringVar(&o.child, "child-kubeconfig", "", "internal: run the operator against this kubeconfig")
 	flag.StringVar(&o.metrics, "child-metrics", "", "internal: metrics address of the child")
 	flag.StringVar(&o.health, "child-health", "", "internal: health address of the child")
+	flag.StringVar(&o.binary, "binary", "", "measure this messenger-operator binary (its `operator` subcommand) instead of the in-tree manager")
 	flag.Parse()
 	var err error
 	if o.child != "" {
@@ -311,6 +313,11 @@ func startOperator(env *envtest.Environment, cfg *rest.Config, o options) (*exec
 		return nil, "", err
 	}
 	cmd := exec.Command(self, "-child-kubeconfig", path, "-child-metrics", metrics, "-child-health", health, "-workers", strconv.Itoa(o.workers))
+	if o.binary != "" {
+		cmd = exec.Command(o.binary, "operator", "--kubeconfig", path, "--metrics-bind-address", metrics,
+			"--health-probe-bind-address", health, "--max-concurrent-reconciles", strconv.Itoa(o.workers),
+			"--namespaces", "bench", "--instance-image", "messenger-operator:bench")
+	}
 	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {
 		return nil, "", err
