@@ -135,6 +135,7 @@ func (r *Reconciler) reconcile(ctx context.Context, mi *v1alpha1.MessengerInstan
 	case errors.As(err, &stalled):
 		obs.StalledReason, obs.StalledMessage = stalled.reason, stalled.msg
 		result.RequeueAfter = 30 * time.Second
+		r.Metrics.reconcileError(stalled.reason)
 		err = nil
 	case err != nil:
 		obs.ErrorMessage = err.Error()
@@ -146,10 +147,11 @@ func (r *Reconciler) reconcile(ctx context.Context, mi *v1alpha1.MessengerInstan
 	if serr := r.applyStatus(ctx, mi, obs, childrenApplied, err == nil); serr != nil {
 		return ctrl.Result{}, errors.Join(err, serr)
 	}
-	if err != nil {
-		logger.Error(err, "Reconcile failed", "messengerInstance", client.ObjectKeyFromObject(mi))
+	if obs.StalledReason != "" {
+		logger.Info("Reconcile stalled until the spec or a referenced Secret changes",
+			"reason", obs.StalledReason, "message", obs.StalledMessage)
 	}
-	return result, err
+	return result, err // controller-runtime logs a returned error and retries with backoff
 }
 
 // ensureFinalizer adds or removes the logout finalizer to match spec.deletionPolicy.

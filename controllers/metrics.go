@@ -12,7 +12,8 @@ import (
 type Metrics struct {
 	// Instances counts MessengerInstances by status.accountStatus ("unknown" when unset).
 	Instances *prometheus.GaugeVec
-	// ReconcileErrors counts failed reconciles by condition reason.
+	// ReconcileErrors counts failed reconciles by condition reason: ReconcileFailed (retried)
+	// or a Stalled reason (SecretNotFound, InvalidSpec).
 	ReconcileErrors *prometheus.CounterVec
 
 	mu     sync.Mutex
