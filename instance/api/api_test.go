@@ -282,6 +282,7 @@ func TestBadInputs(t *testing.T) {
 		{"file: too large", "/sendFile", "application/json", `{"phone": "17472822486", "body": "data:text/plain;base64,` + strings.Repeat("QUFB", 2000) + `", "filename": "a.txt"}`, 413},
 		{"file: loopback URL", "/sendFile", "application/json", `{"phone": "17472822486", "body": "http://127.0.0.1:1/x.png", "filename": "x.png"}`, 422},
 		{"file: metadata URL", "/sendFile", "application/json", `{"phone": "17472822486", "body": "http://169.254.169.254/latest", "filename": "x"}`, 422},
+		{"file: bad caption", "/sendFile", "application/json", `{"phone": "17472822486", "body": "data:text/plain;base64,QUFB", "filename": "a.txt", "caption": "\xff"}`, 400},
 		{"file: ftp URL", "/sendFile", "application/json", `{"phone": "17472822486", "body": "ftp://example.com/x", "filename": "x"}`, 400},
 		{"group: no name", "/group", "application/json", `{"phones": ["17472822486"]}`, 400},
 		{"group: no phones", "/group", "application/json", `{"groupName": "x"}`, 400},

@@ -130,6 +130,10 @@ func (s *Server) sendFile(c *gin.Context) {
 	if !ok {
 		return
 	}
+	if !utf8.ValidString(req.Caption) || utf8.RuneCountInString(req.Caption) > MaxTextLength {
+		abort(c, http.StatusUnprocessableEntity, "caption must be valid UTF-8 of at most %d characters", MaxTextLength)
+		return
+	}
 	if file == nil {
 		file, ok = s.fileFromBody(c, req)
 		if !ok {
