@@ -21,6 +21,7 @@ import (
 	"github.com/messenger-operator/messenger-operator/instance/api"
 	"github.com/messenger-operator/messenger-operator/instance/engine"
 	"github.com/messenger-operator/messenger-operator/instance/fetch"
+	"github.com/messenger-operator/messenger-operator/instance/kube"
 	"github.com/messenger-operator/messenger-operator/instance/media"
 	"github.com/messenger-operator/messenger-operator/instance/store"
 	"github.com/messenger-operator/messenger-operator/instance/webhook"
@@ -33,6 +34,7 @@ type instanceOptions struct {
 	listen, dataDir, database, token, tokenFile, networkURL string
 	webhookURL, webhookSecret, instanceName, namespace      string
 	publicURL, proxy                                        string
+	kube                                                    kubeOptions
 	allowPrivate                                            bool
 	maxFileBytes                                            int64
 	mediaRetention, webhookMaxAge, shutdownTimeout          time.Duration
@@ -47,6 +49,7 @@ func instanceCommand() *cobra.Command {
 			if err := bindEnv(c.Flags()); err != nil {
 				return err
 			}
+			o.kube.ackSet = c.Flags().Changed("ack-notifications")
 			ctx, stop := signal.NotifyContext(c.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			logger := slog.New(slog.NewJSONHandler(c.ErrOrStderr(), nil))
@@ -66,6 +69,7 @@ func instanceCommand() *cobra.Command {
 	f.StringVar(&o.webhookSecret, "webhook-secret", "", "Standard Webhooks signing key: whsec_<base64> or raw")
 	f.StringVar(&o.instanceName, "instance-name", "", "MessengerInstance name (in a pod; also the webhook instanceId)")
 	f.StringVar(&o.namespace, "namespace", "", "MessengerInstance namespace (in a pod)")
+	addKubeFlags(f, &o.kube)
 	f.StringVar(&o.proxy, "proxy", "", "proxy URL (http, https or socks5) for WhatsApp traffic")
 	f.StringVar(&o.publicURL, "public-url", "", "absolute base URL of this server for media links in webhooks")
 	f.BoolVar(&o.allowPrivate, "allow-private-addresses", false,
@@ -90,11 +94,14 @@ type engineDeps struct {
 	// Proxy is an optional proxy URL for WhatsApp traffic.
 	Proxy  string
 	Logger *slog.Logger
+	// Gate, when set, decides when the engine may connect (the kube agent's Lease).
+	Gate engine.Gate
 }
 
 // newEngine builds the WhatsApp engine (instance/engine) on the instance's store and media.
 func newEngine(ctx context.Context, d engineDeps) (account.Engine, error) {
-	return engine.New(ctx, engine.Options{Store: d.Store, Media: d.Media, NetworkURL: d.NetworkURL, Proxy: d.Proxy, Logger: d.Logger})
+	return engine.New(ctx, engine.Options{Store: d.Store, Media: d.Media, NetworkURL: d.NetworkURL, Proxy: d.Proxy,
+		Logger: d.Logger, Gate: d.Gate})
 }
 
 func (o instanceOptions) readToken() (string, error) {
@@ -147,19 +154,32 @@ func runInstance(ctx context.Context, o instanceOptions, log *slog.Logger, liste
 			return fmt.Errorf("storing --webhook-url: %w", err)
 		}
 	}
+	if o.kube.ackSet {
+		if err := st.SetAckNotifications(ctx, o.kube.ackNotifications); err != nil {
+			return fmt.Errorf("storing --ack-notifications: %w", err)
+		}
+	}
 	md, err := media.Open(filepath.Join(o.dataDir, "media"), token)
 	if err != nil {
 		return err
 	}
-	eng, err := newEngine(ctx, engineDeps{Store: st, Media: md, NetworkURL: o.networkURL, Proxy: o.proxy, Logger: log})
+	agent, err := newKubeAgent(o, st, log)
+	if err != nil {
+		return err
+	}
+	deps := engineDeps{Store: st, Media: md, NetworkURL: o.networkURL, Proxy: o.proxy, Logger: log}
+	if agent != nil {
+		deps.Gate = agent.Gate()
+	}
+	eng, err := newEngine(ctx, deps)
 	if err != nil {
 		return fmt.Errorf("starting the WhatsApp engine: %w", err)
 	}
-	return serveInstance(ctx, o, log, listening, st, md, eng, token)
+	return serveInstance(ctx, o, log, listening, st, md, eng, token, agent)
 }
 
 func serveInstance(ctx context.Context, o instanceOptions, log *slog.Logger, listening func(string),
-	st *store.Store, md *media.Dir, eng account.Engine, token string) error {
+	st *store.Store, md *media.Dir, eng account.Engine, token string, agent *kube.Agent) error {
 	guard := fetch.Guard{AllowPrivate: o.allowPrivate}
 	if o.allowPrivate {
 		log.Warn("SSRF guard off: sendFile URLs and webhooks may reach private addresses")
@@ -172,7 +192,7 @@ func serveInstance(ctx context.Context, o instanceOptions, log *slog.Logger, lis
 	if publicURL == "" {
 		publicURL = defaultPublicURL(o, l.Addr())
 	}
-	dispatcher, srv, err := buildServers(o, log, st, md, eng, token, guard, publicURL)
+	dispatcher, srv, err := buildServers(o, log, st, md, eng, token, guard, publicURL, agent)
 	if err != nil {
 		_ = l.Close()
 		return err
@@ -188,6 +208,7 @@ func serveInstance(ctx context.Context, o instanceOptions, log *slog.Logger, lis
 			}
 		})
 	}
+	stopAgent := runKubeAgent(ctx, agent, eng, dispatcher.Kick, log)
 	httpSrv := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
 	served := make(chan error, 1)
 	go func() { served <- httpSrv.Serve(l) }()
@@ -203,6 +224,7 @@ func serveInstance(ctx context.Context, o instanceOptions, log *slog.Logger, lis
 	serr := httpSrv.Shutdown(shutdownCtx) // in-flight requests finish; their writes are committed
 	stopWork()
 	wg.Wait()
+	stopAgent() // after the engine disconnected: the Lease may go to a successor
 	if errors.Is(err, http.ErrServerClosed) {
 		err = nil
 	}
@@ -210,7 +232,7 @@ func serveInstance(ctx context.Context, o instanceOptions, log *slog.Logger, lis
 }
 
 func buildServers(o instanceOptions, log *slog.Logger, st *store.Store, md *media.Dir, eng account.Engine,
-	token string, guard fetch.Guard, publicURL string) (*webhook.Dispatcher, *api.Server, error) {
+	token string, guard fetch.Guard, publicURL string, agent *kube.Agent) (*webhook.Dispatcher, *api.Server, error) {
 	instanceID := o.instanceName
 	if instanceID == "" {
 		instanceID, _ = os.Hostname()
@@ -229,7 +251,7 @@ func buildServers(o instanceOptions, log *slog.Logger, st *store.Store, md *medi
 	}
 	srv, err = api.New(api.Options{Store: st, Engine: eng, Media: md, Token: token, PublicURL: o.publicURL,
 		Fetcher: fetch.NewFetcher(guard, o.maxFileBytes), MaxFileBytes: o.maxFileBytes,
-		WebhookChanged: dispatcher.Kick, Logger: log})
+		WebhookChanged: webhookChanged(dispatcher, agent), Logger: log})
 	if err != nil {
 		return nil, nil, err
 	}
