@@ -115,9 +115,11 @@ func (e *fakeEngine) logoutCount() int {
 	return e.logouts
 }
 
-func (e *fakeEngine) Reboot(context.Context) error                        { return nil }
-func (e *fakeEngine) PairingCode(context.Context, string) (string, error) { return "", account.ErrUnavailable }
-func (e *fakeEngine) WakeQueue()                                          {}
+func (e *fakeEngine) Reboot(context.Context) error { return nil }
+func (e *fakeEngine) PairingCode(context.Context, string) (string, error) {
+	return "", account.ErrUnavailable
+}
+func (e *fakeEngine) WakeQueue() {}
 
 func (e *fakeEngine) Me(context.Context) (account.Me, error) {
 	e.mu.Lock()
