@@ -241,3 +241,22 @@ func ExampleGuard_Allowed() {
 	fmt.Println(Guard{}.Allowed(netip.MustParseAddr("169.254.169.254")))
 	// Output: false
 }
+
+func FuzzParseDataURI(f *testing.F) {
+	f.Add("data:image/png;base64,iVBORw0KGgo=", "a.png")
+	f.Add("data:,hello", "")
+	f.Add("data:text/plain;charset=utf-8;base64,QUFB", "../x")
+	f.Fuzz(func(t *testing.T, uri, name string) {
+		file, err := ParseDataURI(uri, name, 256)
+		if err != nil {
+			if !errors.Is(err, ErrBadData) && !errors.Is(err, ErrTooLarge) && !errors.Is(err, ErrUnsupportedType) {
+				t.Fatalf("ParseDataURI(%q) error %v wraps no known error", uri, err)
+			}
+			return
+		}
+		if len(file.Data) == 0 || len(file.Data) > 256 || file.MIME == "" || file.Name == "" ||
+			strings.ContainsAny(file.Name, "/\\") {
+			t.Fatalf("ParseDataURI(%q, %q) = %+v", uri, name, file)
+		}
+	})
+}

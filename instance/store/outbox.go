@@ -58,11 +58,11 @@ func (s *Store) FormBatches(ctx context.Context, deliveredUpTo int64, maxEvents,
 			return err
 		}
 		for formed < maxBatches {
-			ok, err := formOne(ctx, tx, maxEvents, now, newID, payload)
-			if err != nil || !ok {
+			n, more, err := formOne(ctx, tx, maxEvents, now, newID, payload)
+			if err != nil || !more {
 				return err
 			}
-			formed++
+			formed += n
 		}
 		return nil
 	})
@@ -72,26 +72,37 @@ func (s *Store) FormBatches(ctx context.Context, deliveredUpTo int64, maxEvents,
 	return formed, nil
 }
 
+// formOne turns the oldest pending events into one batch. It returns how many batches it formed (0
+// when every event was a dropped ack) and whether there were events at all.
 func formOne(ctx context.Context, tx *wtx, max int, now time.Time, newID func() string,
-	payload func(chat.WebhookPayload) ([]byte, error)) (bool, error) {
+	payload func(chat.WebhookPayload) ([]byte, error)) (int, bool, error) {
 	p, seqs, err := pendingEvents(ctx, tx, max)
 	if err != nil || len(seqs) == 0 {
-		return false, err
+		return 0, false, err
+	}
+	last := seqs[len(seqs)-1]
+	if !tx.s.Settings().AckNotifications {
+		p.Ack = p.Ack[:0] // turned off since they were queued
+	}
+	if len(p.Messages) == 0 && len(p.Ack) == 0 {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM mo_webhook_events WHERE seq <= $1`, last); err != nil {
+			return 0, false, fmt.Errorf("deleting dropped acks: %w", err)
+		}
+		return 0, true, nil
 	}
 	body, err := payload(p)
 	if err != nil {
-		return false, fmt.Errorf("building webhook body: %w", err)
+		return 0, false, fmt.Errorf("building webhook body: %w", err)
 	}
-	last := seqs[len(seqs)-1]
 	_, err = tx.ExecContext(ctx, `INSERT INTO mo_webhook_batches (seq, id, body, events, created_at, next_attempt)
 		VALUES ($1, $2, $3, $4, $5, $6)`, last, newID(), string(body), len(seqs), now.UnixMilli(), now.UnixMilli())
 	if err != nil {
-		return false, fmt.Errorf("inserting webhook batch: %w", err)
+		return 0, false, fmt.Errorf("inserting webhook batch: %w", err)
 	}
 	if _, err := tx.ExecContext(ctx, `DELETE FROM mo_webhook_events WHERE seq <= $1`, last); err != nil {
-		return false, fmt.Errorf("deleting batched events: %w", err)
+		return 0, false, fmt.Errorf("deleting batched events: %w", err)
 	}
-	return true, nil
+	return 1, true, nil
 }
 
 func deleteDelivered(ctx context.Context, tx *wtx, upTo int64) error {

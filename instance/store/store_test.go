@@ -243,6 +243,28 @@ func formAll(t *testing.T, s *Store) chat.WebhookPayload {
 	return p
 }
 
+func TestAcksTurnedOffBeforeDeliveryAreDropped(t *testing.T) {
+	each(t, func(t *testing.T, s *Store, _ Options) {
+		ctx := context.Background()
+		_ = s.SetWebhookURL(ctx, "https://example.invalid/hook")
+		_ = s.SetAckNotifications(ctx, true)
+		it, _ := s.Enqueue(ctx, NewItem{Kind: KindText, Chat: person(t, "17472822486"), Body: "hi"})
+		_ = s.MarkSending(ctx, it.QueueNumber)
+		if err := s.MarkFailed(ctx, it.QueueNumber, "x"); err != nil {
+			t.Fatal(err)
+		}
+		_ = s.SetAckNotifications(ctx, false)
+		n, err := s.FormBatches(ctx, 0, 100, 8, time.Now(), func() string { return "id" },
+			func(p chat.WebhookPayload) ([]byte, error) { return json.Marshal(p) })
+		if err != nil || n != 0 {
+			t.Fatalf("FormBatches = %d %v, want no batch", n, err)
+		}
+		if events, batches, _, _ := s.OutboxStats(ctx); events != 0 || batches != 0 {
+			t.Fatalf("outbox: %d events %d batches", events, batches)
+		}
+	})
+}
+
 func TestAcksOnlyWhenEnabled(t *testing.T) {
 	each(t, func(t *testing.T, s *Store, _ Options) {
 		ctx := context.Background()
