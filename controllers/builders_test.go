@@ -143,15 +143,19 @@ func TestBuildStatefulSetFromSpec(t *testing.T) {
 		"MESSENGER_TOKEN": func(e corev1.EnvVar) bool {
 			return e.ValueFrom.SecretKeyRef.Name == "mytok" && e.ValueFrom.SecretKeyRef.Key == "k"
 		},
-		"MESSENGER_WEBHOOK_URL": func(e corev1.EnvVar) bool { return e.Value == "https://hooks.example/x" },
 		"MESSENGER_WEBHOOK_SECRET": func(e corev1.EnvVar) bool {
 			return e.ValueFrom.SecretKeyRef.Name == "wh" && e.ValueFrom.SecretKeyRef.Key == "secret"
 		},
-		"MESSENGER_ACK_NOTIFICATIONS": func(e corev1.EnvVar) bool { return e.Value == "true" },
-		"MESSENGER_NETWORK_URL":       func(e corev1.EnvVar) bool { return e.Value == "http://sandbox:8900" },
+		"MESSENGER_NETWORK_URL": func(e corev1.EnvVar) bool { return e.Value == "http://sandbox:8900" },
 		"MESSENGER_PROXY": func(e corev1.EnvVar) bool {
 			return e.ValueFrom.SecretKeyRef.Name == "px" && e.ValueFrom.SecretKeyRef.Key == "url"
 		},
+	}
+	// The kube agent applies webhook.url and ackNotifications live: a change must not roll the pod.
+	for _, live := range []string{"MESSENGER_WEBHOOK_URL", "MESSENGER_ACK_NOTIFICATIONS"} {
+		if e, found := env[live]; found {
+			t.Errorf("%s in the pod environment (%+v): changing it would restart the pod", live, e)
+		}
 	}
 	for name, ok := range checks {
 		e, found := env[name]

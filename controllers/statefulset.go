@@ -189,14 +189,10 @@ func buildEnv(mi *v1alpha1.MessengerInstance) []*corev1ac.EnvVarApplyConfigurati
 	if mi.Spec.NetworkURL != "" {
 		env = append(env, value("MESSENGER_NETWORK_URL", mi.Spec.NetworkURL))
 	}
-	if wh := mi.Spec.Webhook; wh != nil {
-		env = append(env, value("MESSENGER_WEBHOOK_URL", wh.URL))
-		if wh.SecretRef != nil {
-			env = append(env, secretEnv("MESSENGER_WEBHOOK_SECRET", wh.SecretRef.Name, keyOr(wh.SecretRef.Key, DefaultWebhookSecretKey)))
-		}
-		if wh.AckNotifications {
-			env = append(env, value("MESSENGER_ACK_NOTIFICATIONS", "true"))
-		}
+	// webhook.url and webhook.ackNotifications are not in the environment: the instance's kube
+	// agent applies them live from the resource, so changing them does not restart the pod.
+	if wh := mi.Spec.Webhook; wh != nil && wh.SecretRef != nil {
+		env = append(env, secretEnv("MESSENGER_WEBHOOK_SECRET", wh.SecretRef.Name, keyOr(wh.SecretRef.Key, DefaultWebhookSecretKey)))
 	}
 	if px := mi.Spec.Proxy; px != nil {
 		env = append(env, secretEnv("MESSENGER_PROXY", px.SecretRef.Name, keyOr(px.SecretRef.Key, DefaultProxyKey)))

@@ -30,6 +30,7 @@ import (
 // found through KUBEBUILDER_ASSETS) with the operator's manager running against it.
 var (
 	k8s        client.Client
+	testEnv    *envtest.Environment
 	restConfig *rest.Config
 	scheme     *runtime.Scheme
 	instances  = &fakeInstances{fail: map[string]error{}}
@@ -61,7 +62,7 @@ func runMain(m *testing.M) int {
 		return 1
 	}
 	defer func() { _ = env.Stop() }()
-	restConfig = cfg
+	testEnv, restConfig = env, cfg
 	if scheme, err = controllers.NewScheme(); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
