@@ -440,6 +440,15 @@ func TestMessagesPaging(t *testing.T) {
 			if rec := h.do("GET", path, "", nil, false); rec.Code != 200 || rec.Body.String() != "jpeg" {
 				t.Fatalf("media link = %d", rec.Code)
 			}
+			page0 := h.do("GET", path, "", nil, false)
+			if page0.Header().Get("Content-Disposition") != "inline" || page0.Header().Get("Content-Type") != "image/jpeg" {
+				t.Fatalf("image headers = %v", page0.Header())
+			}
+			html, _ := h.media.Save(media.Incoming, "page.html", []byte("<script>alert(1)</script>"))
+			if rec := h.do("GET", h.media.Link(html), "", nil, false); rec.Header().Get("Content-Disposition") != "attachment" ||
+				!strings.Contains(rec.Header().Get("Content-Security-Policy"), "sandbox") {
+				t.Fatalf("html headers = %v", rec.Header())
+			}
 			if rec := h.do("GET", "/media/"+rel+"?sig=forged", "", nil, false); rec.Code != 401 {
 				t.Fatalf("forged media link = %d", rec.Code)
 			}
