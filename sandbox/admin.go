@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"mime"
 	"net/http"
 	"strings"
 	"time"
@@ -216,7 +217,10 @@ func (s *Server) withPhone(h func(http.ResponseWriter, *http.Request, *Phone)) h
 
 // readJSON decodes a size-limited JSON body, answering 4xx itself when it cannot.
 func readJSON(w http.ResponseWriter, r *http.Request, v any) bool {
-	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "application/json") {
+	// JSON bodies; curl's default form type and text/plain are taken as JSON too (curl -d '{…}').
+	switch ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); ct {
+	case "", "application/json", "application/x-www-form-urlencoded", "text/plain":
+	default:
 		writeError(w, http.StatusUnsupportedMediaType, errors.New("content type must be application/json"))
 		return false
 	}

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"strings"
@@ -188,6 +189,13 @@ func TestAdminAPIRejectsBadInput(t *testing.T) {
 		if got != c.want || (got >= 400 && out["error"] == nil) {
 			t.Errorf("%s %s %v: status %d (want %d), body %v", c.method, c.path, c.body, got, c.want, out)
 		}
+	}
+	req, _ := http.NewRequest("POST", n.url+"/sandbox/phones", strings.NewReader("--x\r\n"))
+	req.Header.Set("Content-Type", "multipart/form-data; boundary=x")
+	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != 415 {
+		t.Errorf("multipart body: %v %v, want 415", resp, err)
+	} else {
+		resp.Body.Close()
 	}
 	big := map[string]string{"phone": "15550004444", "name": strings.Repeat("x", 30<<20)}
 	if got := n.call("POST", "/sandbox/phones", big, nil); got != 413 {
