@@ -6,7 +6,9 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
+	"errors"
 	"testing"
+	"time"
 
 	"go.mau.fi/whatsmeow"
 	"go.mau.fi/whatsmeow/proto/waE2E"
@@ -327,5 +329,20 @@ func TestRetryReceiptAfterLostSession(t *testing.T) {
 	got := waitEvent(bob, func(m *events.Message) bool { return m.Info.ID == second.ID })
 	if got.Message.GetConversation() != "two" {
 		t.Fatalf("after the retry bob got %v", got.Message)
+	}
+}
+
+// An info query the sandbox does not serve gets an error at once, not whatsmeow's 75 s timeout.
+func TestUnknownIQFailsFast(t *testing.T) {
+	n := startSandbox(t)
+	n.addPhone("15550001111", "Alice")
+	c := newClient(t, n)
+	c.pair(n, "15550001111")
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_, err := c.cli.GetBlocklist(ctx)
+	var iqErr *whatsmeow.IQError
+	if !errors.As(err, &iqErr) || iqErr.Code != 501 {
+		t.Fatalf("GetBlocklist: %v, want an IQ error 501", err)
 	}
 }
