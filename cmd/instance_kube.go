@@ -6,6 +6,7 @@ import (
 	"log/slog"
 
 	"github.com/spf13/pflag"
+	"k8s.io/klog/v2"
 
 	"github.com/messenger-operator/messenger-operator/instance/account"
 	"github.com/messenger-operator/messenger-operator/instance/kube"
@@ -32,6 +33,8 @@ func newKubeAgent(o instanceOptions, st *store.Store, log *slog.Logger) (*kube.A
 	if o.instanceName == "" || o.namespace == "" {
 		return nil, nil
 	}
+	// client-go's own logs (leader election, watches) go to the same structured log.
+	klog.SetSlogLogger(log.With("component", "client-go"))
 	cfg, err := kubeConfig(o.kube.kubeconfig)
 	if err != nil {
 		return nil, fmt.Errorf("kube agent of %s/%s: %w", o.namespace, o.instanceName, err)

@@ -21,7 +21,6 @@ import (
 	"k8s.io/client-go/dynamic"
 	coordinationv1client "k8s.io/client-go/kubernetes/typed/coordination/v1"
 	"k8s.io/client-go/rest"
-	"k8s.io/klog/v2"
 
 	v1alpha1 "github.com/messenger-operator/messenger-operator/api/v1alpha1"
 	"github.com/messenger-operator/messenger-operator/instance/account"
@@ -112,8 +111,6 @@ func New(opts Options) (*Agent, error) {
 	if err != nil {
 		return nil, fmt.Errorf("kube agent lease client: %w", err)
 	}
-	// client-go logs (leader election) go to the same structured log.
-	klog.SetSlogLogger(opts.Logger.With("component", "client-go"))
 	a := &Agent{
 		opts: opts, log: opts.Logger.With("component", "kube-agent"),
 		res:  dyn.Resource(resource).Namespace(opts.Namespace),
