@@ -21,12 +21,7 @@ func text(s string) *waE2E.Message { return &waE2E.Message{Conversation: proto.S
 
 // Two linked clients of different accounts talk directly to each other.
 func TestTwoClientsWithReceipts(t *testing.T) {
-	n := startSandbox(t)
-	n.addPhone("15550001111", "Alice")
-	n.addPhone("15550002222", "Bob")
-	alice, bob := newClient(t, n), newClient(t, n)
-	alice.pair(n, "15550001111")
-	bob.pair(n, "15550002222")
+	n, alice, bob := aliceAndBob(t)
 	ctx := context.Background()
 
 	resp, err := alice.cli.SendMessage(ctx, types.NewJID("15550002222", types.DefaultUserServer), text("ping"))
@@ -95,12 +90,7 @@ func TestGroupCreateAndMessage(t *testing.T) {
 }
 
 func TestImageUploadAndDownload(t *testing.T) {
-	n := startSandbox(t)
-	n.addPhone("15550001111", "Alice")
-	n.addPhone("15550002222", "Bob")
-	alice, bob := newClient(t, n), newClient(t, n)
-	alice.pair(n, "15550001111")
-	bob.pair(n, "15550002222")
+	n, alice, bob := aliceAndBob(t)
 	ctx := context.Background()
 
 	img := bytes.Repeat([]byte("\x89PNG fake image bytes "), 4000)
@@ -304,12 +294,7 @@ func TestPairByCode(t *testing.T) {
 
 // A device that cannot decrypt asks for a retry; the sender re-encrypts for it alone.
 func TestRetryReceiptAfterLostSession(t *testing.T) {
-	n := startSandbox(t)
-	n.addPhone("15550001111", "Alice")
-	n.addPhone("15550002222", "Bob")
-	alice, bob := newClient(t, n), newClient(t, n)
-	alice.pair(n, "15550001111")
-	bob.pair(n, "15550002222")
+	_, alice, bob := aliceAndBob(t)
 	ctx := context.Background()
 	bobJID := types.NewJID("15550002222", types.DefaultUserServer)
 	first, err := alice.cli.SendMessage(ctx, bobJID, text("one"))

@@ -228,3 +228,15 @@ func (c *client) pair(n *network, phone string) {
 	waitEvent[*events.PairSuccess](c, nil)
 	waitEvent[*events.Connected](c, nil)
 }
+
+// aliceAndBob starts a sandbox with the phones of Alice and Bob and a client linked to each.
+func aliceAndBob(t *testing.T) (*network, *client, *client) {
+	t.Helper()
+	n := startSandbox(t)
+	n.addPhone("15550001111", "Alice")
+	n.addPhone("15550002222", "Bob")
+	alice, bob := newClient(t, n), newClient(t, n)
+	alice.pair(n, "15550001111")
+	bob.pair(n, "15550002222")
+	return n, alice, bob
+}
