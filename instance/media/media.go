@@ -123,20 +123,23 @@ func (d *Dir) Link(rel string) string {
 	return "/media/" + rel + "?sig=" + d.Signature(rel)
 }
 
-// Cleanup removes incoming files older than maxAge (by modification time) and returns how many.
+// Cleanup removes files older than maxAge (by modification time), incoming ones and sent ones
+// alike (a sent file stays as long as the journal links to it), and returns how many.
 func (d *Dir) Cleanup(maxAge time.Duration, now time.Time) (int, error) {
-	entries, err := os.ReadDir(filepath.Join(d.root, Incoming))
-	if err != nil {
-		return 0, fmt.Errorf("listing media: %w", err)
-	}
 	removed := 0
-	for _, e := range entries {
-		info, err := e.Info()
-		if err != nil || e.IsDir() || now.Sub(info.ModTime()) <= maxAge {
-			continue
+	for _, sub := range []string{Incoming, Outgoing} {
+		entries, err := os.ReadDir(filepath.Join(d.root, sub))
+		if err != nil {
+			return removed, fmt.Errorf("listing media: %w", err)
 		}
-		if err := os.Remove(filepath.Join(d.root, Incoming, e.Name())); err == nil {
-			removed++
+		for _, e := range entries {
+			info, err := e.Info()
+			if err != nil || e.IsDir() || now.Sub(info.ModTime()) <= maxAge {
+				continue
+			}
+			if err := os.Remove(filepath.Join(d.root, sub, e.Name())); err == nil {
+				removed++
+			}
 		}
 	}
 	return removed, nil

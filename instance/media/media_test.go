@@ -43,12 +43,20 @@ func TestSaveLinkVerifyCleanup(t *testing.T) {
 		t.Fatal(err)
 	}
 	keep, _ := d.Save(Incoming, "new.png", []byte("x"))
+	sent, _ := d.Save(Outgoing, "sent.pdf", []byte("y"))
+	sentPath, _ := d.Path(sent)
+	if err := os.Chtimes(sentPath, old, old); err != nil {
+		t.Fatal(err)
+	}
 	n, err := d.Cleanup(30*24*time.Hour, time.Now())
-	if err != nil || n != 1 {
+	if err != nil || n != 2 {
 		t.Fatalf("Cleanup = %d %v", n, err)
 	}
 	if _, err := os.Stat(path); !errors.Is(err, os.ErrNotExist) {
 		t.Fatal("old file kept")
+	}
+	if _, err := os.Stat(sentPath); !errors.Is(err, os.ErrNotExist) {
+		t.Fatal("old sent file kept")
 	}
 	if p, _ := d.Path(keep); p == "" {
 		t.Fatal("new file path")
