@@ -59,6 +59,9 @@ type PhoneMessage struct {
 	// "sent", "delivered", "read" or "played" (by the other side).
 	Status string      `json:"status"`
 	Media  *PhoneMedia `json:"media,omitempty"`
+	// Copies counts how often the message arrived. A phone shows a message once however often
+	// it is delivered (same sender, same id), as WhatsApp does; more than 1 means a resend.
+	Copies int `json:"copies"`
 
 	chat, sender types.JID // as whatsmeow reported them, for read receipts
 }
@@ -257,7 +260,7 @@ func (p *Phone) onEvent(evt any) {
 func (p *Phone) recordMessage(e *events.Message) {
 	m := &PhoneMessage{
 		ID: e.Info.ID, Chat: p.pnString(e.Info.Chat), From: p.pnString(e.Info.Sender), FromMe: e.Info.IsFromMe,
-		Time: e.Info.Timestamp, Status: "received", chat: e.Info.Chat, sender: e.Info.Sender,
+		Time: e.Info.Timestamp, Status: "received", Copies: 1, chat: e.Info.Chat, sender: e.Info.Sender,
 	}
 	if m.FromMe {
 		m.Status = "sent"
@@ -265,6 +268,9 @@ func (p *Phone) recordMessage(e *events.Message) {
 	m.Type, m.Body = describe(e.Message)
 	if m.Type == "unknown" || m.Type == "protocol" {
 		return // sender-key distribution, app state keys and the like: nothing a phone shows
+	}
+	if p.duplicate(m) {
+		return
 	}
 	var dl whatsmeow.DownloadableMessage
 	if media := mediaOf(e.Message); media != nil {
@@ -289,6 +295,17 @@ func (p *Phone) download(m *PhoneMessage, dl whatsmeow.DownloadableMessage) {
 	}
 	sum := sha256.Sum256(data)
 	m.Media.Size, m.Media.SHA256 = len(data), hex.EncodeToString(sum[:])
+}
+
+// duplicate counts another copy of a message the phone already shows.
+func (p *Phone) duplicate(m *PhoneMessage) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if old := p.byID[m.ID]; old != nil && old.From == m.From && old.Chat == m.Chat {
+		old.Copies++
+		return true
+	}
+	return false
 }
 
 // remember adds a message to the phone's list, forgetting the oldest beyond maxPhoneMessages.

@@ -130,7 +130,7 @@ func (p *Phone) Send(ctx context.Context, to, body string, media *OutgoingMedia)
 		return PhoneMessage{}, fmt.Errorf("sending from %s: %w", p.acct.Phone, err)
 	}
 	m := &PhoneMessage{ID: resp.ID, Chat: p.pnString(jid), From: p.acct.pn().String(), FromMe: true,
-		Time: resp.Timestamp, Status: "sent", chat: resp.Chat}
+		Time: resp.Timestamp, Status: "sent", Copies: 1, chat: resp.Chat}
 	m.Type, m.Body = describe(msg)
 	out := *m
 	p.remember(m)
