@@ -3,16 +3,24 @@ package cmd
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
+	"image/png"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/makiuchi-d/gozxing"
+	"github.com/makiuchi-d/gozxing/qrcode"
+
 	"github.com/messenger-operator/messenger-operator/instance/chat"
+	"github.com/messenger-operator/messenger-operator/instance/webhook"
+	"github.com/messenger-operator/messenger-operator/internal/testpg"
 	"github.com/messenger-operator/messenger-operator/sandbox"
 )
 
@@ -48,6 +56,28 @@ func sandboxCall(t *testing.T, base, method, path string, body, out any) {
 	}
 }
 
+// decodeQR reads the QR code of a data:image/png;base64 URI, as a phone's camera would.
+func decodeQR(t *testing.T, uri string) string {
+	t.Helper()
+	raw, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(uri, "data:image/png;base64,"))
+	if err != nil {
+		t.Fatalf("qrCode is not base64: %v", err)
+	}
+	img, err := png.Decode(bytes.NewReader(raw))
+	if err != nil {
+		t.Fatalf("qrCode is not a PNG: %v", err)
+	}
+	bmp, err := gozxing.NewBinaryBitmapFromImage(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := qrcode.NewQRCodeReader().Decode(bmp, nil)
+	if err != nil {
+		t.Fatalf("decoding the QR code: %v", err)
+	}
+	return res.GetText()
+}
+
 func eventually(t *testing.T, what string, ok func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
@@ -60,21 +90,43 @@ func eventually(t *testing.T, what string, ok func() bool) {
 	t.Fatalf("timed out waiting for %s", what)
 }
 
-// The whole Chat API path against the sandbox: QR in /status and /qr_code, pairing, a send that
-// reaches a phone with its acks in the webhook, and a reply in /messages and in the webhook.
+// The whole Chat API path against the sandbox, on SQLite and on PostgreSQL: QR in /status (the PNG
+// is decoded and scanned by a sandbox phone), pairing, a send that reaches a phone with its acks in
+// signed webhooks, a reply in /messages and in the webhook, /me, and logout to a fresh QR.
 func TestInstanceAgainstSandbox(t *testing.T) {
+	for _, db := range []string{"sqlite", "postgres"} {
+		t.Run(db, func(t *testing.T) {
+			database := ""
+			if db == "postgres" {
+				database = testpg.Shared(t).NewDatabase(t)
+			}
+			testInstanceAgainstSandbox(t, database)
+		})
+	}
+}
+
+func testInstanceAgainstSandbox(t *testing.T, database string) {
 	var mu sync.Mutex
 	var hooks []chat.WebhookPayload
+	key, _ := webhook.ParseSecret("whsec_c2VjcmV0LWtleS1mb3ItdGVzdHM=")
 	rcv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		ts, _ := strconv.ParseInt(r.Header.Get("webhook-timestamp"), 10, 64)
+		if r.Header.Get("webhook-signature") != webhook.Sign(key, r.Header.Get("webhook-id"), ts, body) {
+			http.Error(w, "bad signature", http.StatusUnauthorized)
+			t.Errorf("webhook with a bad signature")
+			return
+		}
 		var p chat.WebhookPayload
-		_ = json.NewDecoder(r.Body).Decode(&p)
+		_ = json.Unmarshal(body, &p)
 		mu.Lock()
 		hooks = append(hooks, p)
 		mu.Unlock()
 	}))
 	defer rcv.Close()
 	sb := startSandbox(t)
-	o := instanceOptions{listen: "127.0.0.1:0", dataDir: t.TempDir(), token: "tok", networkURL: sb, webhookURL: rcv.URL,
+	o := instanceOptions{listen: "127.0.0.1:0", dataDir: t.TempDir(), database: database, token: "tok", networkURL: sb,
+		webhookURL: rcv.URL, webhookSecret: "whsec_c2VjcmV0LWtleS1mb3ItdGVzdHM=",
 		instanceName: "demo", allowPrivate: true, maxFileBytes: 1 << 20, mediaRetention: time.Hour,
 		webhookMaxAge: 24 * time.Hour, shutdownTimeout: 5 * time.Second}
 	base, stop := startInstance(t, o)
@@ -86,18 +138,12 @@ func TestInstanceAgainstSandbox(t *testing.T) {
 	var qr string
 	eventually(t, "a QR code", func() bool {
 		st := call(t, "GET", base+"/status?full=true", "")
-		if st["accountStatus"] != "got qr code" || !strings.HasPrefix(st["qrCode"].(string), "data:image/png;base64,") {
+		uri, _ := st["qrCode"].(string)
+		if st["accountStatus"] != "got qr code" || !strings.HasPrefix(uri, "data:image/png;base64,") {
 			return false
 		}
-		req, _ := http.NewRequest("GET", base+"/qr_code?format=raw&token=tok", nil)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			return false
-		}
-		defer resp.Body.Close()
-		raw, _ := io.ReadAll(resp.Body)
-		qr = string(raw)
-		return resp.StatusCode == 200 && strings.Contains(qr, "linked_devices")
+		qr = decodeQR(t, uri)
+		return true
 	})
 	sandboxCall(t, sb, "POST", "/sandbox/phones/15550001111/scan", map[string]string{"qr": qr}, nil)
 	eventually(t, "authentication", func() bool { return call(t, "GET", base+"/status", "")["accountStatus"] == "authenticated" })
