@@ -11,6 +11,8 @@ import (
 	"net/http"
 	"strings"
 	"time"
+
+	"go.mau.fi/whatsmeow/proto/waE2E"
 )
 
 // Limits of the admin API.
@@ -113,8 +115,18 @@ func (s *Server) handleSend(w http.ResponseWriter, r *http.Request, p *Phone) {
 			Mimetype string `json:"mimetype"`
 			FileName string `json:"fileName"`
 		} `json:"media"`
+		Location *Location `json:"location"`
+		Contact  *Contact  `json:"contact"`
 	}
 	if !readJSON(w, r, &req) {
+		return
+	}
+	if _, err := ParseRecipient(req.To); err != nil {
+		writeError(w, http.StatusBadRequest, err)
+		return
+	}
+	if req.Location != nil || req.Contact != nil {
+		s.sendShared(w, r, p, req.To, req.Location, req.Contact)
 		return
 	}
 	var media *OutgoingMedia
@@ -132,13 +144,39 @@ func (s *Server) handleSend(w http.ResponseWriter, r *http.Request, p *Phone) {
 		writeError(w, http.StatusBadRequest, errors.New("body is required"))
 		return
 	}
-	if _, err := ParseRecipient(req.To); err != nil {
-		writeError(w, http.StatusBadRequest, err)
-		return
-	}
 	ctx, cancel := context.WithTimeout(r.Context(), adminTimeout)
 	defer cancel()
 	m, err := p.Send(ctx, req.To, req.Body, media)
+	if err != nil {
+		writeError(w, http.StatusBadGateway, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, m)
+}
+
+// sendShared sends a location or a contact card from the phone.
+func (s *Server) sendShared(w http.ResponseWriter, r *http.Request, p *Phone, to string, loc *Location, contact *Contact) {
+	var msg *waE2E.Message
+	switch {
+	case loc != nil && contact != nil:
+		writeError(w, http.StatusBadRequest, errors.New("send a location or a contact, not both"))
+		return
+	case loc != nil:
+		if loc.Lat < -90 || loc.Lat > 90 || loc.Lng < -180 || loc.Lng > 180 {
+			writeError(w, http.StatusBadRequest, errors.New("location lat must be within ±90 and lng within ±180"))
+			return
+		}
+		msg = &waE2E.Message{LocationMessage: &waE2E.LocationMessage{DegreesLatitude: &loc.Lat, DegreesLongitude: &loc.Lng, Name: &loc.Name}}
+	default:
+		if !strings.HasPrefix(contact.VCard, "BEGIN:VCARD") {
+			writeError(w, http.StatusBadRequest, errors.New("contact.vcard must be a vCard (BEGIN:VCARD…)"))
+			return
+		}
+		msg = &waE2E.Message{ContactMessage: &waE2E.ContactMessage{DisplayName: &contact.Name, Vcard: &contact.VCard}}
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), adminTimeout)
+	defer cancel()
+	m, err := p.SendMessage(ctx, to, msg)
 	if err != nil {
 		writeError(w, http.StatusBadGateway, err)
 		return

@@ -115,15 +115,77 @@ type OutgoingMedia struct {
 
 // Send sends a text (or, with media, an attachment captioned with body) from the phone.
 func (p *Phone) Send(ctx context.Context, to, body string, media *OutgoingMedia) (PhoneMessage, error) {
-	jid, err := ParseRecipient(to)
-	if err != nil {
+	if _, err := ParseRecipient(to); err != nil {
 		return PhoneMessage{}, err
 	}
 	msg := &waE2E.Message{Conversation: proto.String(body)}
 	if media != nil {
+		var err error
 		if msg, err = p.mediaMessage(ctx, body, media); err != nil {
 			return PhoneMessage{}, err
 		}
+	}
+	return p.SendMessage(ctx, to, msg)
+}
+
+func (p *Phone) mediaMessage(ctx context.Context, caption string, media *OutgoingMedia) (*waE2E.Message, error) {
+	kind := whatsmeow.MediaDocument
+	switch {
+	case strings.HasPrefix(media.Mimetype, "image/"):
+		kind = whatsmeow.MediaImage
+	case strings.HasPrefix(media.Mimetype, "video/"):
+		kind = whatsmeow.MediaVideo
+	case strings.HasPrefix(media.Mimetype, "audio/"):
+		kind = whatsmeow.MediaAudio
+	}
+	up, err := p.cli.Upload(ctx, media.Data, kind)
+	if err != nil {
+		return nil, fmt.Errorf("uploading media: %w", err)
+	}
+	switch kind {
+	case whatsmeow.MediaImage:
+		return &waE2E.Message{ImageMessage: &waE2E.ImageMessage{
+			URL: &up.URL, DirectPath: &up.DirectPath, MediaKey: up.MediaKey, Mimetype: &media.Mimetype,
+			FileEncSHA256: up.FileEncSHA256, FileSHA256: up.FileSHA256, FileLength: &up.FileLength, Caption: &caption,
+		}}, nil
+	case whatsmeow.MediaVideo:
+		return &waE2E.Message{VideoMessage: &waE2E.VideoMessage{
+			URL: &up.URL, DirectPath: &up.DirectPath, MediaKey: up.MediaKey, Mimetype: &media.Mimetype,
+			FileEncSHA256: up.FileEncSHA256, FileSHA256: up.FileSHA256, FileLength: &up.FileLength, Caption: &caption,
+		}}, nil
+	case whatsmeow.MediaAudio:
+		// Ogg/Opus is what phones record voice notes in.
+		ptt := strings.HasPrefix(media.Mimetype, "audio/ogg")
+		return &waE2E.Message{AudioMessage: &waE2E.AudioMessage{
+			URL: &up.URL, DirectPath: &up.DirectPath, MediaKey: up.MediaKey, Mimetype: &media.Mimetype,
+			FileEncSHA256: up.FileEncSHA256, FileSHA256: up.FileSHA256, FileLength: &up.FileLength, PTT: &ptt,
+		}}, nil
+	}
+	return &waE2E.Message{DocumentMessage: &waE2E.DocumentMessage{
+		URL: &up.URL, DirectPath: &up.DirectPath, MediaKey: up.MediaKey, Mimetype: &media.Mimetype,
+		FileEncSHA256: up.FileEncSHA256, FileSHA256: up.FileSHA256, FileLength: &up.FileLength,
+		FileName: &media.FileName, Caption: &caption,
+	}}, nil
+}
+
+// Location is a place a phone shares.
+type Location struct {
+	Lat  float64 `json:"lat"`
+	Lng  float64 `json:"lng"`
+	Name string  `json:"name"`
+}
+
+// Contact is a contact card a phone shares.
+type Contact struct {
+	Name  string `json:"name"`
+	VCard string `json:"vcard"`
+}
+
+// SendMessage sends a ready-made message (a location, a contact card…) from the phone.
+func (p *Phone) SendMessage(ctx context.Context, to string, msg *waE2E.Message) (PhoneMessage, error) {
+	jid, err := ParseRecipient(to)
+	if err != nil {
+		return PhoneMessage{}, err
 	}
 	resp, err := p.cli.SendMessage(ctx, jid, msg)
 	if err != nil {
@@ -135,28 +197,6 @@ func (p *Phone) Send(ctx context.Context, to, body string, media *OutgoingMedia)
 	out := *m
 	p.remember(m)
 	return out, nil
-}
-
-func (p *Phone) mediaMessage(ctx context.Context, caption string, media *OutgoingMedia) (*waE2E.Message, error) {
-	kind := whatsmeow.MediaDocument
-	if strings.HasPrefix(media.Mimetype, "image/") {
-		kind = whatsmeow.MediaImage
-	}
-	up, err := p.cli.Upload(ctx, media.Data, kind)
-	if err != nil {
-		return nil, fmt.Errorf("uploading media: %w", err)
-	}
-	if kind == whatsmeow.MediaImage {
-		return &waE2E.Message{ImageMessage: &waE2E.ImageMessage{
-			URL: &up.URL, DirectPath: &up.DirectPath, MediaKey: up.MediaKey, Mimetype: &media.Mimetype,
-			FileEncSHA256: up.FileEncSHA256, FileSHA256: up.FileSHA256, FileLength: &up.FileLength, Caption: &caption,
-		}}, nil
-	}
-	return &waE2E.Message{DocumentMessage: &waE2E.DocumentMessage{
-		URL: &up.URL, DirectPath: &up.DirectPath, MediaKey: up.MediaKey, Mimetype: &media.Mimetype,
-		FileEncSHA256: up.FileEncSHA256, FileSHA256: up.FileSHA256, FileLength: &up.FileLength,
-		FileName: &media.FileName, Caption: &caption,
-	}}, nil
 }
 
 // MarkRead sends read receipts for messages the phone received.

@@ -99,3 +99,45 @@ func TestEngineCreatesGroups(t *testing.T) {
 		t.Fatalf("group reply %+v", in)
 	}
 }
+
+// Every kind of message a phone sends lands in the journal with its Chat API type.
+func TestEngineJournalsEveryIncomingType(t *testing.T) {
+	h := newHarness(t, t.TempDir())
+	h.pair()
+	send := func(extra map[string]any) string {
+		body := map[string]any{"to": "15550001111"}
+		for k, v := range extra {
+			body[k] = v
+		}
+		var sent sandbox.PhoneMessage
+		h.admin("POST", "/sandbox/phones/15550002222/messages", body, &sent)
+		return sent.ID
+	}
+	file := func(mime, name string) map[string]any {
+		return map[string]any{"body": "caption of " + name, "media": map[string]string{
+			"data": base64.StdEncoding.EncodeToString([]byte("bytes of " + name)), "mimetype": mime, "fileName": name}}
+	}
+	cases := []struct {
+		id, kind string
+		body     func(string) bool
+	}{
+		{send(map[string]any{"body": "plain text"}), chat.TypeChat, func(b string) bool { return b == "plain text" }},
+		{send(file("image/png", "a.png")), chat.TypeImage, isLink},
+		{send(file("video/mp4", "a.mp4")), chat.TypeVideo, isLink},
+		{send(file("audio/ogg; codecs=opus", "voice.ogg")), chat.TypePTT, isLink},
+		{send(file("audio/mpeg", "song.mp3")), chat.TypeAudio, isLink},
+		{send(file("application/pdf", "a.pdf")), chat.TypeDocument, isLink},
+		{send(map[string]any{"location": map[string]any{"lat": 52.52, "lng": 13.405, "name": "Berlin"}}), chat.TypeLocation,
+			func(b string) bool { return b == "52.52;13.405" }},
+		{send(map[string]any{"contact": map[string]string{"name": "Ann", "vcard": "BEGIN:VCARD\nFN:Ann\nEND:VCARD"}}), chat.TypeVCard,
+			func(b string) bool { return strings.Contains(b, "FN:Ann") }},
+	}
+	for _, c := range cases {
+		m := h.waitJournal(func(m chat.Message) bool { return strings.HasSuffix(m.ID, "_"+c.id) })
+		if m.Type != c.kind || !c.body(m.Body) || m.FromMe || m.ChatID != "15550002222@c.us" {
+			t.Errorf("%s: journal entry %+v", c.kind, m)
+		}
+	}
+}
+
+func isLink(body string) bool { return strings.HasPrefix(body, "/media/in/") }
