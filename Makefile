@@ -3,7 +3,7 @@ GO ?= go
 BIN ?= bin
 export CGO_ENABLED ?= 0
 
-.PHONY: help build test test-unit lint fmt dev clean envtest-bins manifests generate bench-sandbox chart-crds docker-build
+.PHONY: help build test test-unit lint fmt dev clean envtest-bins manifests generate bench-sandbox bench-e2e chart-crds docker-build
 
 help: ## Show this help
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*?## "}{printf "  %-14s %s\n",$$1,$$2}'
@@ -31,6 +31,9 @@ dev: build ## Start a sandbox network on 127.0.0.1:8900 (today's quick start; se
 
 bench-sandbox: build ## Measure the sandbox figures of docs/benchmarks.md (about 5 minutes)
 	$(GO) run ./hack/bench/sandbox -bin $(BIN)/messenger-operator
+
+bench-e2e: build ## Measure the instance end-to-end figures of docs/benchmarks.md (about 3 minutes)
+	$(GO) run ./hack/bench/e2e -bin $(BIN)/messenger-operator
 
 envtest-bins: ## Build kube-apiserver and etcd for envtest into a cache outside the repo (first run ~6 min)
 	@hack/envtest-bins.sh

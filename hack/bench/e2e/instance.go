@@ -1,0 +1,278 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"runtime/pprof"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/messenger-operator/messenger-operator/cmd"
+)
+
+// token is the API token of every instance the benchmark starts.
+const token = "bench-token"
+
+// launcher starts instance server processes: the built binary, or (with a profile directory)
+// this program re-executed with -instance, which runs the same cobra command in-process and
+// switches a CPU profile on and off on SIGUSR1.
+type launcher struct {
+	bin, network, profileDir string
+}
+
+// instanceProc is one running instance server.
+type instanceProc struct {
+	cmd     *exec.Cmd
+	base    string
+	started time.Time
+	lines   chan string // the process's stdout, line by line
+	exited  chan struct{}
+}
+
+// start execs an instance server on dataDir; started is taken right before the exec.
+func (l launcher) start(dataDir string) (*instanceProc, error) {
+	addr, err := freeAddr()
+	if err != nil {
+		return nil, err
+	}
+	args := []string{"instance", "--listen", addr, "--data-dir", dataDir, "--token", token, "--network-url", l.network}
+	var c *exec.Cmd
+	if l.profileDir != "" {
+		self, err := os.Executable()
+		if err != nil {
+			return nil, err
+		}
+		c = exec.Command(self, append([]string{"-instance", l.profileDir}, args...)...)
+	} else {
+		c = exec.Command(l.bin, args...)
+	}
+	logFile, err := os.OpenFile(dataDir+".log", os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	c.Stderr = logFile
+	out, err := c.StdoutPipe()
+	if err != nil {
+		_ = logFile.Close()
+		return nil, err
+	}
+	p := &instanceProc{cmd: c, base: "http://" + addr, lines: make(chan string, 16), exited: make(chan struct{})}
+	p.started = time.Now()
+	if err := c.Start(); err != nil {
+		_ = logFile.Close()
+		return nil, fmt.Errorf("starting the instance: %w", err)
+	}
+	go func() {
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			select {
+			case p.lines <- sc.Text():
+			default:
+			}
+		}
+		_ = c.Wait()
+		_ = logFile.Close()
+		close(p.exited)
+	}()
+	return p, nil
+}
+
+func freeAddr() (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer ln.Close()
+	return ln.Addr().String(), nil
+}
+
+// pollClient never reuses a connection across polls that found the server down.
+var pollClient = &http.Client{Timeout: 5 * time.Second}
+
+// waitHealthz polls /healthz every poll until it answers 200 and returns the time since exec.
+func (p *instanceProc) waitHealthz(ctx context.Context, poll time.Duration) (time.Duration, error) {
+	for {
+		req, _ := http.NewRequestWithContext(ctx, "GET", p.base+"/healthz", nil)
+		if resp, err := pollClient.Do(req); err == nil {
+			_, _ = io.Copy(io.Discard, resp.Body)
+			_ = resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return time.Since(p.started), nil
+			}
+		}
+		if err := p.pause(ctx, poll, "/healthz to answer 200"); err != nil {
+			return 0, err
+		}
+	}
+}
+
+// waitStatus polls /status every poll until accountStatus is want and returns the time since exec.
+func (p *instanceProc) waitStatus(ctx context.Context, want string, poll time.Duration) (time.Duration, error) {
+	last := ""
+	for {
+		var st struct {
+			AccountStatus string `json:"accountStatus"`
+		}
+		if err := callJSON(ctx, "GET", p.base+"/status", token, nil, &st); err == nil {
+			if st.AccountStatus == want {
+				return time.Since(p.started), nil
+			}
+			last = st.AccountStatus
+		}
+		if err := p.pause(ctx, poll, fmt.Sprintf("status %q (last %q)", want, last)); err != nil {
+			return 0, err
+		}
+	}
+}
+
+// pause sleeps for d, failing when the process exited, ctx ended or a minute has passed since exec.
+func (p *instanceProc) pause(ctx context.Context, d time.Duration, what string) error {
+	if time.Since(p.started) > time.Minute {
+		return fmt.Errorf("waited a minute for %s", what)
+	}
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-p.exited:
+		return fmt.Errorf("the instance exited while waiting for %s (see its log)", what)
+	case <-time.After(d):
+		return nil
+	}
+}
+
+// pair shows the instance's QR code to a sandbox phone and waits until it is authenticated.
+func (p *instanceProc) pair(ctx context.Context, api adminAPI, phone string) error {
+	if _, err := p.waitStatus(ctx, "got qr code", 50*time.Millisecond); err != nil {
+		return err
+	}
+	req, _ := http.NewRequestWithContext(ctx, "GET", p.base+"/qr_code?format=raw&token="+token, nil)
+	resp, err := httpClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("fetching the QR code: %w", err)
+	}
+	qr, err := io.ReadAll(resp.Body)
+	_ = resp.Body.Close()
+	if err != nil || resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("fetching the QR code: %s %w", resp.Status, err)
+	}
+	if err := api.scan(ctx, phone, string(qr)); err != nil {
+		return err
+	}
+	_, err = p.waitStatus(ctx, "authenticated", 50*time.Millisecond)
+	return err
+}
+
+// stop asks the instance to shut down (SIGTERM) and kills it after 30 s.
+func (p *instanceProc) stop() {
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.exited:
+	case <-time.After(30 * time.Second):
+		_ = p.cmd.Process.Kill()
+		<-p.exited
+	}
+}
+
+// toggleProfile starts or stops the CPU profile of an -instance child and waits for its answer.
+func (p *instanceProc) toggleProfile() (string, error) {
+	if err := p.cmd.Process.Signal(syscall.SIGUSR1); err != nil {
+		return "", err
+	}
+	for {
+		select {
+		case line := <-p.lines:
+			if s, ok := strings.CutPrefix(line, "profile "); ok {
+				return s, nil
+			}
+		case <-time.After(10 * time.Second):
+			return "", errors.New("the instance child did not answer SIGUSR1 (is it an -instance child?)")
+		}
+	}
+}
+
+// runInstanceChild is the -instance side: the instance command in this process, with a CPU
+// profile started by the first SIGUSR1, written by the second, and so on.
+func runInstanceChild(args []string) error {
+	if len(args) < 1 {
+		return errors.New("-instance PROFILE_DIR instance FLAGS…")
+	}
+	dir := args[0]
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGUSR1)
+	var f *os.File
+	go func() {
+		n := 0
+		for range sig {
+			if f == nil {
+				n++
+				var err error
+				name := filepath.Join(dir, "instance-cpu-"+strconv.Itoa(n)+".pprof")
+				if f, err = os.Create(name); err == nil {
+					err = pprof.StartCPUProfile(f)
+				}
+				fmt.Printf("profile started %s %v\n", name, err)
+				continue
+			}
+			pprof.StopCPUProfile()
+			fmt.Printf("profile written %s %v\n", f.Name(), f.Close())
+			f = nil
+		}
+	}()
+	root := cmd.Root()
+	root.SetArgs(args[1:])
+	return root.Execute()
+}
+
+// procStatusKiB reads a "kB" field (VmRSS, VmHWM, …) of /proc/PID/status.
+func procStatusKiB(pid int, field string) (int64, error) {
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(string(raw), "\n") {
+		if rest, ok := strings.CutPrefix(line, field+":"); ok {
+			return strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
+		}
+	}
+	return 0, fmt.Errorf("no %s in /proc/%d/status", field, pid)
+}
+
+// cpuTime is the user+system CPU time a process has used so far.
+func cpuTime(pid int) time.Duration {
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	s := string(raw)
+	fields := strings.Fields(s[strings.LastIndexByte(s, ')')+2:]) // from field 3 (state) on
+	if len(fields) < 13 {
+		return 0
+	}
+	utime, _ := strconv.ParseInt(fields[11], 10, 64)
+	stime, _ := strconv.ParseInt(fields[12], 10, 64)
+	return time.Duration(utime+stime) * time.Second / 100 // USER_HZ
+}
+
+// loadAvg is the first three fields of /proc/loadavg.
+func loadAvg() string {
+	raw, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "?"
+	}
+	f := strings.Fields(string(raw))
+	if len(f) < 3 {
+		return "?"
+	}
+	return strings.Join(f[:3], " ")
+}

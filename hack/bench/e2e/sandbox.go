@@ -1,0 +1,176 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/messenger-operator/messenger-operator/sandbox"
+)
+
+// serveSandbox is the child side of -serve: an in-memory sandbox that prints its URL and runs
+// until stdin closes (the parent holds it, so the sandbox never outlives the benchmark).
+func serveSandbox() error {
+	srv, err := sandbox.Start(context.Background(), sandbox.Options{Listen: "127.0.0.1:0"})
+	if err != nil {
+		return fmt.Errorf("starting sandbox: %w", err)
+	}
+	defer srv.Close()
+	fmt.Println(srv.URL())
+	_, _ = io.Copy(io.Discard, os.Stdin)
+	return nil
+}
+
+// sandboxProc is the sandbox child process.
+type sandboxProc struct {
+	cmd   *exec.Cmd
+	stdin io.Closer
+	api   adminAPI
+}
+
+// startSandbox re-executes this program with -serve and reads the sandbox URL it announces.
+func startSandbox(ctx context.Context) (*sandboxProc, error) {
+	self, err := os.Executable()
+	if err != nil {
+		return nil, fmt.Errorf("finding own executable: %w", err)
+	}
+	cmd := exec.CommandContext(ctx, self, "-serve")
+	cmd.Stderr = os.Stderr
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		return nil, err
+	}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("starting sandbox child: %w", err)
+	}
+	p := &sandboxProc{cmd: cmd, stdin: stdin}
+	line, err := bufio.NewReader(out).ReadString('\n')
+	if err != nil || !strings.HasPrefix(line, "http") {
+		p.stop()
+		return nil, fmt.Errorf("sandbox child did not announce its URL (%q): %w", line, err)
+	}
+	p.api = adminAPI{url: strings.TrimSpace(line)}
+	return p, nil
+}
+
+func (p *sandboxProc) stop() {
+	_ = p.stdin.Close()
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() { _ = p.cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		_ = p.cmd.Process.Kill()
+		<-done
+	}
+}
+
+// adminAPI calls the sandbox's admin REST API.
+type adminAPI struct{ url string }
+
+var httpClient = &http.Client{Timeout: 2 * time.Minute}
+
+// call sends body as JSON and decodes the answer into out (when not nil).
+func (a adminAPI) call(ctx context.Context, method, path string, body, out any) error {
+	return callJSON(ctx, method, a.url+path, "", body, out)
+}
+
+// callJSON sends body as JSON (with a Bearer token when set) and decodes a 2xx answer into out.
+func callJSON(ctx context.Context, method, url, token string, body, out any) error {
+	var rd io.Reader
+	if body != nil {
+		raw, err := json.Marshal(body)
+		if err != nil {
+			return err
+		}
+		rd = bytes.NewReader(raw)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, url, rd)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := httpClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("%s %s: %w", method, url, err)
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return fmt.Errorf("%s %s: reading answer: %w", method, url, err)
+	}
+	if resp.StatusCode >= 300 {
+		return fmt.Errorf("%s %s: %s: %s", method, url, resp.Status, bytes.TrimSpace(raw))
+	}
+	if out != nil {
+		if err := json.Unmarshal(raw, out); err != nil {
+			return fmt.Errorf("%s %s: decoding %q: %w", method, url, raw, err)
+		}
+	}
+	return nil
+}
+
+func (a adminAPI) addPhone(ctx context.Context, phone, name string) error {
+	return a.call(ctx, "POST", "/sandbox/phones", map[string]string{"phone": phone, "name": name}, nil)
+}
+
+func (a adminAPI) scan(ctx context.Context, phone, qr string) error {
+	return a.call(ctx, "POST", "/sandbox/phones/"+phone+"/scan", map[string]string{"qr": qr}, nil)
+}
+
+// received counts the messages on a phone whose body starts with prefix, and how many of them
+// arrived more than once.
+func (a adminAPI) received(ctx context.Context, phone, prefix string) (n, dup int, err error) {
+	var out struct{ Messages []sandbox.PhoneMessage }
+	if err := a.call(ctx, "GET", "/sandbox/phones/"+phone+"/messages", nil, &out); err != nil {
+		return 0, 0, err
+	}
+	for _, m := range out.Messages {
+		if !m.FromMe && strings.HasPrefix(m.Body, prefix) {
+			n++
+			if m.Copies > 1 {
+				dup++
+			}
+		}
+	}
+	return n, dup, nil
+}
+
+// waitReceived polls a phone until it holds want messages with the prefix and returns when.
+func (a adminAPI) waitReceived(ctx context.Context, phone, prefix string, want int, poll time.Duration) (time.Time, int, error) {
+	deadline := time.Now().Add(10 * time.Minute)
+	for {
+		n, dup, err := a.received(ctx, phone, prefix)
+		if err != nil {
+			return time.Time{}, 0, err
+		}
+		if n >= want {
+			return time.Now(), dup, nil
+		}
+		if time.Now().After(deadline) {
+			return time.Time{}, 0, fmt.Errorf("phone %s has %d of %d %q messages", phone, n, want, prefix)
+		}
+		select {
+		case <-ctx.Done():
+			return time.Time{}, 0, ctx.Err()
+		case <-time.After(poll):
+		}
+	}
+}
