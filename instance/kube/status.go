@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"time"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -288,7 +289,9 @@ func (a *Agent) stepDown(ctx context.Context, eng account.Engine) error {
 			r.condStatus, r.condReason, r.condMessage = metav1.ConditionFalse, ReasonStopped, "the instance process stopped"
 			err = a.write(ctx, mi, r)
 		}
-		werr = err
+		if !apierrors.IsNotFound(err) { // a deleted resource needs no last word
+			werr = err
+		}
 	}
 	return errors.Join(werr, a.lease.release(ctx))
 }
