@@ -49,6 +49,9 @@ generate: ## Regenerate deepcopy and apply-configuration code of api/
 chart-crds: ## Copy the CRD, ClusterRole and alerts of config/ into charts/messenger-operator (after make manifests)
 	$(GO) run ./hack/chartgen
 
+api-docs: ## Regenerate docs/reference.md from instance/api/openapi.json and the CRD
+	$(GO) run ./hack/apidocs
+
 IMAGE ?= ghcr.io/messenger-operator/messenger-operator:latest
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 
