@@ -3,7 +3,7 @@ GO ?= go
 BIN ?= bin
 export CGO_ENABLED ?= 0
 
-.PHONY: help build test test-unit lint fmt dev clean envtest-bins manifests generate bench-sandbox bench-e2e chart-crds docker-build
+.PHONY: help build test test-unit lint fmt dev clean envtest-bins manifests generate bench-sandbox bench-e2e chart-crds docker-build api-docs
 
 help: ## Show this help
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*?## "}{printf "  %-14s %s\n",$$1,$$2}'
