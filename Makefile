@@ -26,8 +26,8 @@ test: lint build ## Run every test (unit, sandbox against real whatsmeow clients
 # The Helm chart and kustomize install tests: a separate Go module (Helm stays out of go.mod).
 INSTALL_TESTS = charts/messenger-operator/tests
 
-dev: build ## Start a sandbox network on 127.0.0.1:8900 (today's quick start; see README)
-	$(BIN)/messenger-operator sandbox --listen 127.0.0.1:8900
+dev: build ## Local kube-apiserver, operator, sandbox and instance pods as local processes (see README)
+	assets="$$(hack/envtest-bins.sh)" && KUBEBUILDER_ASSETS="$$assets" $(GO) run ./test/e2e/cmd/dev -binary $(BIN)/messenger-operator
 
 bench-sandbox: build ## Measure the sandbox figures of docs/benchmarks.md (about 5 minutes)
 	$(GO) run ./hack/bench/sandbox -bin $(BIN)/messenger-operator

@@ -166,12 +166,12 @@ func (h *Harness) Dir() string { return h.opts.Dir }
 // Stop stops the instance processes, the operator, the sandbox and the control plane.
 func (h *Harness) Stop() error {
 	var errs []error
-	if h.Node != nil {
-		h.Node.stopAll()
-	}
 	if h.cancel != nil {
 		h.cancel()
 		h.wg.Wait()
+	}
+	if h.Node != nil {
+		h.Node.stopAll() // while the API server still runs: instances release their Leases
 	}
 	if h.Sandbox != nil {
 		errs = append(errs, h.Sandbox.Close())
