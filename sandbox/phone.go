@@ -84,6 +84,8 @@ type PhoneInfo struct {
 	JID       string   `json:"jid"`
 	Connected bool     `json:"connected"`
 	Devices   []string `json:"devices"`
+	// Queued counts, per device, what waits for the device's acknowledgement (its offline queue).
+	Queued map[string]int `json:"queued"`
 }
 
 // Errors of the phone API.

@@ -289,9 +289,11 @@ func (s *Server) phoneInfo(p *Phone) PhoneInfo {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	info := PhoneInfo{Phone: p.acct.Phone, Name: p.acct.Name, LID: p.acct.lid().String(), JID: p.acct.pn().String(),
-		Connected: p.cli.IsLoggedIn(), Devices: []string{}}
+		Connected: p.cli.IsLoggedIn(), Devices: []string{}, Queued: map[string]int{}}
 	for _, id := range p.acct.sortedDevices() {
-		info.Devices = append(info.Devices, p.acct.Devices[id].pn().String())
+		d := p.acct.Devices[id]
+		info.Devices = append(info.Devices, d.pn().String())
+		info.Queued[d.pn().String()] = len(d.Pending)
 	}
 	return info
 }

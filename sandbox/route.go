@@ -186,6 +186,11 @@ func (s *Server) routeReceipt(c *conn, node *waBinary.Node) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	sender := c.dev
+	// A device acknowledges a message it received with its receipt (delivery, or retry when it
+	// could not decrypt), not with an <ack>.
+	if t := attrString(node.Attrs["type"]); t == "" || t == "inactive" || t == "sender" || t == "retry" || t == "peer_msg" {
+		s.retire(sender, ackKey("message", node.Attrs, "to"))
+	}
 	attrs := waBinary.Attrs{}
 	for k, v := range node.Attrs {
 		if k != "to" {

@@ -99,10 +99,13 @@ func (s *Server) deliver(dev *device, node waBinary.Node) {
 
 // handleAck retires the pending node a device acknowledged.
 func (s *Server) handleAck(c *conn, node *waBinary.Node) {
-	key := ackKey(attrString(node.Attrs["class"]), node.Attrs, "to")
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	dev := c.dev
+	s.retire(c.dev, ackKey(attrString(node.Attrs["class"]), node.Attrs, "to"))
+}
+
+// retire removes a pending node by its ack key. Call with s.mu held.
+func (s *Server) retire(dev *device, key string) {
 	for i, p := range dev.Pending {
 		if p.Key == key {
 			dev.Pending = append(dev.Pending[:i], dev.Pending[i+1:]...)

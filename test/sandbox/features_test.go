@@ -15,6 +15,8 @@ import (
 	"go.mau.fi/whatsmeow/types"
 	"go.mau.fi/whatsmeow/types/events"
 	"google.golang.org/protobuf/proto"
+
+	"github.com/messenger-operator/messenger-operator/sandbox"
 )
 
 func text(s string) *waE2E.Message { return &waE2E.Message{Conversation: proto.String(s)} }
@@ -46,6 +48,26 @@ func TestTwoClientsWithReceipts(t *testing.T) {
 	// Both phones saw the conversation too: device-sent copies and received messages.
 	n.waitPhoneMessage("15550002222", func(m phoneMessage) bool { return m.ID == resp.ID && !m.FromMe })
 	n.waitPhoneMessage("15550001111", func(m phoneMessage) bool { return m.ID == resp.ID && m.FromMe })
+
+	// Every message, receipt and notification was acknowledged: no device has anything queued.
+	for _, phone := range []string{"15550001111", "15550002222"} {
+		deadline := time.Now().Add(waitFor)
+		for {
+			var info sandbox.PhoneInfo
+			n.mustCall("GET", "/sandbox/phones/"+phone, nil, &info)
+			total := 0
+			for _, q := range info.Queued {
+				total += q
+			}
+			if total == 0 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("phone %s still has queued nodes: %v", phone, info.Queued)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
 }
 
 func TestGroupCreateAndMessage(t *testing.T) {
