@@ -42,10 +42,7 @@ func (e *Engine) handleEvent(cli *whatsmeow.Client, evt any) bool {
 	case *events.KeepAliveRestored:
 		e.setStatus(account.StatusAuthenticated, account.SubstatusConnected, "", "")
 	case *events.StreamReplaced:
-		e.mu.Lock()
-		e.hold = true
-		e.mu.Unlock()
-		e.setStatus(account.StatusLoading, account.SubstatusConflict, "", "another connection took over this account; reboot to reconnect")
+		e.holdOff(account.SubstatusConflict, "another connection took over this account; reboot to reconnect")
 	case *events.LoggedOut:
 		e.mu.Lock()
 		e.cli = nil // the store is deleted; the supervisor pairs a new device
@@ -59,10 +56,7 @@ func (e *Engine) handleEvent(cli *whatsmeow.Client, evt any) bool {
 		e.setStatus(account.StatusLoading, account.SubstatusBanned, "", ev.String())
 		signal(e.kick)
 	case *events.ClientOutdated:
-		e.mu.Lock()
-		e.hold = true
-		e.mu.Unlock()
-		e.setStatus(account.StatusLoading, account.SubstatusOutdated, "", "WhatsApp refused this client version as outdated; upgrade the instance image")
+		e.holdOff(account.SubstatusOutdated, "WhatsApp refused this client version as outdated; upgrade the instance image")
 	case *events.Message:
 		return e.onMessage(cli, ev)
 	case *events.Receipt:
@@ -75,6 +69,14 @@ func (e *Engine) handleEvent(cli *whatsmeow.Client, evt any) bool {
 		return e.onGroupInfo(cli, ev)
 	}
 	return true
+}
+
+// holdOff stops reconnecting until a reboot, for problems reconnecting cannot fix.
+func (e *Engine) holdOff(substatus, msg string) {
+	e.mu.Lock()
+	e.hold = true
+	e.mu.Unlock()
+	e.setStatus(account.StatusLoading, substatus, "", msg)
 }
 
 // reconnectLater schedules a reconnection after the backoff.

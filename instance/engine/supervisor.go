@@ -154,10 +154,7 @@ func (e *Engine) watchQR(cli *whatsmeow.Client, ch <-chan whatsmeow.QRChannelIte
 			e.setStatus(account.StatusLoading, e.pairingSubstatus(), "", "QR code expired; preparing a new one")
 			signal(e.kick)
 		case whatsmeow.QRChannelClientOutdated.Event:
-			e.mu.Lock()
-			e.hold = true
-			e.mu.Unlock()
-			e.setStatus(account.StatusLoading, account.SubstatusOutdated, "", "WhatsApp refused this client version as outdated")
+			e.holdOff(account.SubstatusOutdated, "WhatsApp refused this client version as outdated")
 		default:
 			e.setStatus(account.StatusLoading, account.SubstatusOffline, "", "pairing failed: "+item.Event)
 			e.mu.Lock()
