@@ -12,7 +12,9 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"runtime"
 	"runtime/pprof"
+	"runtime/trace"
 	"strconv"
 	"strings"
 	"syscall"
@@ -185,8 +187,11 @@ func (p *instanceProc) stop() {
 }
 
 // toggleProfile starts or stops the CPU profile of an -instance child and waits for its answer.
-func (p *instanceProc) toggleProfile() (string, error) {
-	if err := p.cmd.Process.Signal(syscall.SIGUSR1); err != nil {
+func (p *instanceProc) toggleProfile() (string, error) { return p.signalChild(syscall.SIGUSR1) }
+
+// signalChild sends sig to an -instance child and waits for its "profile …" answer.
+func (p *instanceProc) signalChild(sig os.Signal) (string, error) {
+	if err := p.cmd.Process.Signal(sig); err != nil {
 		return "", err
 	}
 	for {
@@ -196,13 +201,14 @@ func (p *instanceProc) toggleProfile() (string, error) {
 				return s, nil
 			}
 		case <-time.After(10 * time.Second):
-			return "", errors.New("the instance child did not answer SIGUSR1 (is it an -instance child?)")
+			return "", errors.New("the instance child did not answer the signal (is it an -instance child?)")
 		}
 	}
 }
 
 // runInstanceChild is the -instance side: the instance command in this process, with a CPU
-// profile started by the first SIGUSR1, written by the second, and so on.
+// profile and an execution trace (for off-CPU time: `go tool trace -pprof=sync|syscall|net`)
+// started by the first SIGUSR1, written by the second, and so on.
 func runInstanceChild(args []string) error {
 	if len(args) < 1 {
 		return errors.New("-instance PROFILE_DIR instance FLAGS…")
@@ -210,28 +216,53 @@ func runInstanceChild(args []string) error {
 	dir := args[0]
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGUSR1)
-	var f *os.File
 	go func() {
+		var f, tf *os.File
 		n := 0
 		for range sig {
 			if f == nil {
 				n++
-				var err error
+				var err, terr error
 				name := filepath.Join(dir, "instance-cpu-"+strconv.Itoa(n)+".pprof")
 				if f, err = os.Create(name); err == nil {
 					err = pprof.StartCPUProfile(f)
 				}
-				fmt.Printf("profile started %s %v\n", name, err)
+				if tf, terr = os.Create(filepath.Join(dir, "instance-trace-"+strconv.Itoa(n)+".out")); terr == nil {
+					terr = trace.Start(tf)
+				}
+				fmt.Printf("profile started %s %v\n", name, errors.Join(err, terr))
 				continue
 			}
 			pprof.StopCPUProfile()
-			fmt.Printf("profile written %s %v\n", f.Name(), f.Close())
+			trace.Stop()
+			fmt.Printf("profile written %s %v\n", f.Name(), errors.Join(f.Close(), tf.Close()))
 			f = nil
 		}
 	}()
+	go heapOnSignal(dir)
 	root := cmd.Root()
 	root.SetArgs(args[1:])
 	return root.Execute()
+}
+
+// heapOnSignal writes a heap profile and prints the runtime's memory statistics on each SIGUSR2.
+func heapOnSignal(dir string) {
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGUSR2)
+	for range sig {
+		runtime.GC()
+		var m runtime.MemStats
+		runtime.ReadMemStats(&m)
+		name := filepath.Join(dir, "instance-heap.pprof")
+		f, err := os.Create(name)
+		if err == nil {
+			err = errors.Join(pprof.WriteHeapProfile(f), f.Close())
+		}
+		fmt.Printf("profile heap %s %v; Go runtime: Sys %d KiB, HeapInuse %d KiB, HeapIdle %d KiB (released %d KiB), "+
+			"StackInuse %d KiB, other (mspan, mcache, GC, buckets, other) %d KiB, %d goroutines\n",
+			name, err, m.Sys>>10, m.HeapInuse>>10, m.HeapIdle>>10, m.HeapReleased>>10, m.StackInuse>>10,
+			(m.MSpanSys+m.MCacheSys+m.GCSys+m.BuckHashSys+m.OtherSys)>>10, runtime.NumGoroutine())
+	}
 }
 
 // procStatusKiB reads a "kB" field (VmRSS, VmHWM, …) of /proc/PID/status.

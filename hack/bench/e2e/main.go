@@ -165,11 +165,13 @@ func pairedFigures(ctx context.Context, cfg config, l launcher, sb *sandboxProc,
 	return err
 }
 
-// buildBinary builds messenger-operator (from the repository root, the working directory).
+// buildBinary builds messenger-operator as `make build` does (from the repository root, the
+// working directory).
 func buildBinary(ctx context.Context, dir string) (string, error) {
 	bin := filepath.Join(dir, "messenger-operator")
 	c := exec.CommandContext(ctx, "go", "build", "-o", bin, ".")
 	c.Stdout, c.Stderr = os.Stderr, os.Stderr
+	c.Env = append(os.Environ(), "CGO_ENABLED=0") // static, as `make build`
 	if err := c.Run(); err != nil {
 		return "", fmt.Errorf("go build (run from the repository root): %w", err)
 	}

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"syscall"
 	"time"
 )
 
@@ -96,7 +97,16 @@ func memoryFigure(ctx context.Context, cfg config, p *instanceProc) error {
 		return err
 	}
 	hwm, _ := procStatusKiB(pid, "VmHWM")
-	fmt.Printf("VmRSS after %v idle: %d KiB (%.1f MiB); VmHWM %d KiB (%.1f MiB); load %s\n",
-		cfg.idle, rss, float64(rss)/1024, hwm, float64(hwm)/1024, loadAvg())
+	anon, _ := procStatusKiB(pid, "RssAnon")
+	file, _ := procStatusKiB(pid, "RssFile")
+	fmt.Printf("VmRSS after %v idle: %d KiB (%.1f MiB) = RssAnon %d KiB + RssFile %d KiB (+ shmem); VmHWM %d KiB (%.1f MiB); load %s\n",
+		cfg.idle, rss, float64(rss)/1024, anon, file, hwm, float64(hwm)/1024, loadAvg())
+	if cfg.profileDir != "" {
+		msg, err := p.signalChild(syscall.SIGUSR2)
+		if err != nil {
+			return err
+		}
+		fmt.Println(msg)
+	}
 	return nil
 }
