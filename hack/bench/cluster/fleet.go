@@ -1,0 +1,151 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/watch"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	v1alpha1 "github.com/messenger-operator/messenger-operator/api/v1alpha1"
+)
+
+const fleetNS = "fleet"
+
+// fleet applies n instances at once, measures each one's time from apply to `got qr code` in its
+// status, then the resident memory of the instance processes, the control plane and the harness.
+func (b *bench) fleet(ctx context.Context, n int) error {
+	k := b.h.Client
+	if err := k.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: fleetNS}}); err != nil {
+		return err
+	}
+	wc, err := client.NewWithWatch(b.h.Config, client.Options{Scheme: k.Scheme()})
+	if err != nil {
+		return err
+	}
+	w, err := wc.Watch(ctx, &v1alpha1.MessengerInstanceList{}, client.InNamespace(fleetNS))
+	if err != nil {
+		return err
+	}
+	defer w.Stop()
+	var mu sync.Mutex
+	got := map[string]time.Time{}
+	allDone := make(chan struct{})
+	go func() {
+		for ev := range w.ResultChan() {
+			mi, ok := ev.Object.(*v1alpha1.MessengerInstance)
+			if !ok || ev.Type == watch.Deleted || mi.Status.AccountStatus != "got qr code" {
+				continue
+			}
+			mu.Lock()
+			if _, ok := got[mi.Name]; !ok {
+				got[mi.Name] = time.Now()
+				if len(got) == n {
+					close(allDone)
+				}
+			}
+			mu.Unlock()
+		}
+	}()
+	applied := make([]time.Time, n)
+	start := time.Now()
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for i := range n {
+		wg.Go(func() {
+			mi := &v1alpha1.MessengerInstance{ObjectMeta: metav1.ObjectMeta{Namespace: fleetNS, Name: fmt.Sprintf("mi-%03d", i)},
+				Spec: v1alpha1.MessengerInstanceSpec{NetworkURL: b.h.Sandbox.URL()}}
+			applied[i] = time.Now()
+			if err := k.Create(ctx, mi); err != nil {
+				errs <- err
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	if err := <-errs; err != nil {
+		return err
+	}
+	select {
+	case <-allDone:
+	case <-time.After(10 * time.Minute):
+		return fmt.Errorf("only %d of %d instances showed a QR code within 10 minutes", len(got), n)
+	}
+	all := time.Since(start)
+	var lat []time.Duration
+	mu.Lock()
+	for i := range n {
+		lat = append(lat, got[fmt.Sprintf("mi-%03d", i)].Sub(applied[i]))
+	}
+	mu.Unlock()
+	slices.Sort(lat)
+	fmt.Printf("%d instances applied at once: apply → `got qr code` p50=%s p99=%s max=%s; all within %s\n",
+		n, pct(lat, 50), pct(lat, 99), lat[len(lat)-1], all.Round(time.Millisecond))
+	time.Sleep(10 * time.Second) // steady state
+	var inst int64
+	for i := range n {
+		if p := b.h.Node.Pod(fleetNS, fmt.Sprintf("mi-%03d-0", i)); p != nil {
+			inst += rss(p.Pid())
+		}
+	}
+	cp := childrenRSS()
+	self := rss(os.Getpid())
+	fmt.Printf("memory with %d instances: instance processes %.0f MiB total (%.1f MiB each), kube-apiserver+etcd %.0f MiB, "+
+		"harness process (operator, node, sandbox) %.0f MiB\n", n, mib(inst), mib(inst)/float64(n), mib(cp), mib(self))
+	return nil
+}
+
+func mib(b int64) float64 { return float64(b) / (1 << 20) }
+
+// rss is the resident set size of a process in bytes (0 if unknown).
+func rss(pid int) int64 {
+	if pid == 0 {
+		return 0
+	}
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmRSS:" {
+			kb, _ := strconv.ParseInt(f[1], 10, 64)
+			return kb << 10
+		}
+	}
+	return 0
+}
+
+// childrenRSS sums the RSS of this process's children that are not instance processes: the
+// envtest kube-apiserver and etcd.
+func childrenRSS() int64 {
+	entries, _ := os.ReadDir("/proc")
+	self := strconv.Itoa(os.Getpid())
+	var total int64
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ppid ...
+		s := string(stat)
+		rest := s[strings.LastIndex(s, ")")+2:]
+		f := strings.Fields(rest)
+		comm := s[strings.Index(s, "(")+1 : strings.LastIndex(s, ")")]
+		if len(f) > 1 && f[1] == self && (strings.Contains(comm, "kube-apiserver") || comm == "etcd") {
+			total += rss(pid)
+		}
+	}
+	return total
+}
