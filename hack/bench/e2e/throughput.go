@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/pprof"
+	"runtime/trace"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -122,8 +123,9 @@ func (r rig) timedBurst(ctx context.Context, who, phone string, round int) (burs
 	return b, nil
 }
 
-// startProfile profiles the sender during a burst when -cpuprofile is set: the instance child
-// through its signal switch, the baseline client in this process.
+// startProfile profiles the sender during a burst when -cpuprofile is set (a CPU profile and an
+// execution trace): the instance child through its signal switch, the baseline client in this
+// process. Stopping prints where the sending goroutines' wall time went.
 func (r rig) startProfile(who string, round int) (func() error, error) {
 	if r.cfg.profileDir == "" {
 		return func() error { return nil }, nil
@@ -137,23 +139,49 @@ func (r rig) startProfile(who string, round int) (func() error, error) {
 		return func() error {
 			msg, err := r.inst.toggleProfile()
 			fmt.Printf("instance %s\n", msg)
-			return err
+			if err != nil {
+				return err
+			}
+			return r.reportTrace(fmt.Sprintf("instance-trace-%d.out", round), []string{
+				"instance/engine.(*Engine).drainLoop", "instance/store.(*Store).writer"})
 		}, nil
 	}
 	name := filepath.Join(r.cfg.profileDir, fmt.Sprintf("baseline-cpu-%d.pprof", round))
+	traceName := fmt.Sprintf("baseline-trace-%d.out", round)
 	f, err := os.Create(name)
 	if err != nil {
 		return nil, err
 	}
-	if err := pprof.StartCPUProfile(f); err != nil {
+	tf, err := os.Create(filepath.Join(r.cfg.profileDir, traceName))
+	if err != nil {
 		_ = f.Close()
+		return nil, err
+	}
+	if err := errors.Join(pprof.StartCPUProfile(f), trace.Start(tf)); err != nil {
+		_, _ = f.Close(), tf.Close()
 		return nil, err
 	}
 	return func() error {
 		pprof.StopCPUProfile()
+		trace.Stop()
 		fmt.Printf("baseline profile written %s\n", name)
-		return f.Close()
+		if err := errors.Join(f.Close(), tf.Close()); err != nil {
+			return err
+		}
+		return r.reportTrace(traceName, []string{"main.(*baseline).send"})
 	}, nil
+}
+
+// reportTrace prints the wall-time breakdown of the goroutines running each of fns.
+func (r rig) reportTrace(name string, fns []string) error {
+	for _, fn := range fns {
+		sum, err := wallBreakdown(filepath.Join(r.cfg.profileDir, name), fn)
+		if err != nil {
+			return err
+		}
+		printBreakdown("wall time of the goroutine(s) running "+fn, sum, r.cfg.messages)
+	}
+	return nil
 }
 
 // postAll sends n POST /sendMessage "<prefix><i>" to phone from cfg.clients concurrent clients.
