@@ -64,7 +64,7 @@ func parseFlags(args []string) (config, error) {
 	fs.StringVar(&cfg.profileDir, "cpuprofile", "", "directory for CPU profiles of the instance and baseline bursts (runs the instance in a child of this program)")
 	fs.IntVar(&cfg.messages, "messages", 2000, "messages per burst")
 	fs.IntVar(&cfg.clients, "clients", 16, "concurrent HTTP clients posting /sendMessage")
-	fs.IntVar(&cfg.rounds, "rounds", 3, "rounds of (instance burst, baseline burst), alternating which goes first")
+	fs.IntVar(&cfg.rounds, "rounds", 5, "rounds of (instance burst, baseline burst), alternating which goes first")
 	fs.IntVar(&cfg.starts, "starts", 7, "start-ups timed for each start-up figure")
 	fs.DurationVar(&cfg.idle, "idle", 30*time.Second, "idle time before reading the instance's resident memory")
 	fs.DurationVar(&cfg.poll, "poll", 50*time.Millisecond, "how often the receiving phone's messages are polled")

@@ -40,6 +40,7 @@ func throughputFigure(ctx context.Context, r rig) error {
 	fmt.Printf("instance: %d concurrent POST /sendMessage clients; baseline: sequential whatsmeow SendMessage; receiving phone polled every %v\n",
 		r.cfg.clients, r.cfg.poll)
 	var inst, base []burst
+	var ratios []float64
 	for round := 1; round <= r.cfg.rounds; round++ {
 		phone := fmt.Sprintf("155590%05d", round)
 		if err := r.sb.api.addPhone(ctx, phone, fmt.Sprintf("Receiver %d", round)); err != nil {
@@ -67,10 +68,12 @@ func throughputFigure(ctx context.Context, r rig) error {
 				round, who, b.rate, b.elapsed.Round(time.Millisecond), b.accepted.Round(time.Millisecond), b.dups,
 				perMsg(b.senderCPU, r.cfg.messages), perMsg(b.benchCPU, r.cfg.messages), perMsg(b.sbCPU, r.cfg.messages), loadAvg())
 		}
-		fmt.Printf("round %d ratio instance/baseline: %.2f\n", round, inst[len(inst)-1].rate/base[len(base)-1].rate)
+		ratios = append(ratios, inst[len(inst)-1].rate/base[len(base)-1].rate)
+		fmt.Printf("round %d ratio instance/baseline: %.2f\n", round, ratios[len(ratios)-1])
 	}
 	mi, mb := medianRate(inst), medianRate(base)
-	fmt.Printf("median: instance %.0f msg/s, baseline %.0f msg/s, ratio %.2f\n", mi, mb, mi/mb)
+	fmt.Printf("median: instance %.0f msg/s, baseline %.0f msg/s (ratio of the medians %.2f); median of the round ratios %.2f\n",
+		mi, mb, mi/mb, median(ratios))
 	return nil
 }
 
@@ -222,6 +225,11 @@ func medianRate(bs []burst) float64 {
 	for i, b := range bs {
 		rates[i] = b.rate
 	}
+	return median(rates)
+}
+
+func median(xs []float64) float64 {
+	rates := slices.Clone(xs)
 	slices.Sort(rates)
 	if len(rates)%2 == 1 {
 		return rates[len(rates)/2]
