@@ -238,9 +238,9 @@ func buildServers(o instanceOptions, log *slog.Logger, st *store.Store, md *medi
 		instanceID, _ = os.Hostname()
 	}
 	var srv *api.Server
-	observe := func(outcome string, events int) {
+	observe := func(outcome string, events int, age time.Duration) {
 		if srv != nil {
-			srv.Metrics()(outcome, events)
+			srv.Metrics()(outcome, events, age)
 		}
 	}
 	dispatcher, err := webhook.New(webhook.Options{Store: st, Client: guard.Client(30 * time.Second),

@@ -186,6 +186,20 @@ func testInstanceAgainstSandbox(t *testing.T, database string) {
 	if me := call(t, "GET", base+"/me", ""); me["id"] != "15550001111@c.us" {
 		t.Fatalf("me = %v", me)
 	}
+	// The metrics count the send and time the webhook deliveries.
+	resp, err := http.Get(base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{`messenger_sends_total{outcome="sent"} 1`, `messenger_sends_total{outcome="failed"} 0`,
+		"messenger_webhook_delivery_latency_seconds_count", `messenger_webhook_outbox_batches{state="dead"} 0`,
+		"messenger_account_authenticated 1"} {
+		if !strings.Contains(string(metrics), want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
 	// Logout gives a fresh QR code.
 	if r := call(t, "POST", base+"/logout", ""); r["result"] == nil {
 		t.Fatalf("logout = %v", r)

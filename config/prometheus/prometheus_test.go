@@ -94,6 +94,12 @@ func gather(t *testing.T, g prometheus.Gatherer) map[string]*dto.MetricFamily {
 	return out
 }
 
+// countingEngine is an engine without a WhatsApp connection that reports send outcomes, so the
+// send counters exist.
+type countingEngine struct{ account.NoEngine }
+
+func (countingEngine) SendStats() (sent, failed uint64) { return 1, 0 }
+
 // scrapeInstance starts a real instance server (SQLite store, no WhatsApp engine), sends one
 // message so the send counters exist, reports one webhook attempt of each outcome through the
 // hook the dispatcher uses, and parses GET /metrics.
@@ -109,13 +115,13 @@ func scrapeInstance(t *testing.T) map[string]*dto.MetricFamily {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := api.New(api.Options{Store: st, Engine: account.NoEngine{}, Media: md,
+	srv, err := api.New(api.Options{Store: st, Engine: countingEngine{}, Media: md,
 		Fetcher: fetch.NewFetcher(fetch.Guard{}, 1<<20), Token: "tok"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, outcome := range []string{"delivered", "failed", "dead"} {
-		srv.Metrics()(outcome, 1)
+		srv.Metrics()(outcome, 1, time.Second)
 	}
 	hs := httptest.NewServer(srv.Handler())
 	defer hs.Close()

@@ -125,3 +125,9 @@ type Notifier interface {
 type Runner interface {
 	Run(ctx context.Context) error
 }
+
+// SendStats is implemented by engines that count the outcome of the sends they drain.
+type SendStats interface {
+	// SendStats returns how many queued sends reached WhatsApp and how many failed for good.
+	SendStats() (sent, failed uint64)
+}

@@ -100,7 +100,9 @@ func New(opts Options) (*Server, error) {
 func (s *Server) Handler() http.Handler { return s.engine }
 
 // Metrics returns the hook the webhook dispatcher reports delivery outcomes to.
-func (s *Server) Metrics() func(outcome string, events int) { return s.metrics.webhookObserve }
+func (s *Server) Metrics() func(outcome string, events int, age time.Duration) {
+	return s.metrics.webhookObserve
+}
 
 func init() { gin.SetMode(gin.ReleaseMode) }
 

@@ -79,9 +79,11 @@ func (e *Engine) sendItem(ctx context.Context, cli *whatsmeow.Client, it store.I
 	}
 	switch {
 	case err == nil:
+		e.sendsOK.Add(1)
 		err = e.opts.Store.MarkSent(ctx, it.QueueNumber, result, msg)
 	case permanent(err) || it.Attempts+1 >= maxAttempts:
 		e.log.Info("send failed for good", "queueNumber", it.QueueNumber, "err", err)
+		e.sendsFailed.Add(1)
 		err = e.opts.Store.MarkFailed(ctx, it.QueueNumber, err.Error())
 	default:
 		e.log.Warn("send failed, will retry", "queueNumber", it.QueueNumber, "err", err)
@@ -95,6 +97,9 @@ func (e *Engine) sendItem(ctx context.Context, cli *whatsmeow.Client, it store.I
 	}
 	return true
 }
+
+// SendStats returns how many queued sends reached WhatsApp and how many failed for good.
+func (e *Engine) SendStats() (sent, failed uint64) { return e.sendsOK.Load(), e.sendsFailed.Load() }
 
 // errPermanent marks failures that retrying cannot fix.
 var errPermanent = errors.New("permanent")

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.mau.fi/whatsmeow"
@@ -70,13 +71,16 @@ type Engine struct {
 	until    time.Time // do not reconnect before (temporary ban)
 	failures int       // consecutive failed connection attempts
 
+	sendsOK, sendsFailed atomic.Uint64 // outcomes of drained sends, for metrics
+
 	subMu sync.Mutex
 	subs  map[chan struct{}]struct{} // status change subscribers
 }
 
 var (
-	_ account.Engine   = (*Engine)(nil)
-	_ account.Notifier = (*Engine)(nil)
+	_ account.Engine    = (*Engine)(nil)
+	_ account.Notifier  = (*Engine)(nil)
+	_ account.SendStats = (*Engine)(nil)
 )
 
 // New prepares the engine: whatsmeow's tables are created or upgraded in the store's database.

@@ -57,7 +57,7 @@ type Options struct {
 	MaxAge    time.Duration
 	Logger    *slog.Logger
 	// Observe, if set, is told the outcome of each attempt ("delivered", "failed", "dead").
-	Observe func(outcome string, events int)
+	Observe func(outcome string, events int, age time.Duration)
 }
 
 // batchesAhead is how many batches are formed per transaction, and how many deliveries may be
@@ -220,21 +220,21 @@ func (d *Dispatcher) Step(ctx context.Context) (time.Duration, error) {
 	if head.Attempts > 0 && now.Sub(head.CreatedAt) > d.opts.MaxAge {
 		d.opts.Logger.Error("webhook batch given up after the retry window", "webhookId", head.ID,
 			"events", head.Events, "attempts", head.Attempts, "lastError", head.LastError)
-		d.observe("dead", head.Events)
+		d.observe("dead", head.Events, now.Sub(head.CreatedAt))
 		return 0, errors.Join(d.Flush(ctx), st.BatchFailed(ctx, head.Seq, now, head.LastError, true))
 	}
 	if err := d.deliver(ctx, url, head, now); err != nil {
 		delay := d.backoff(head.Attempts + 1)
 		d.opts.Logger.Warn("webhook delivery failed", "webhookId", head.ID, "attempt", head.Attempts+1,
 			"retryIn", delay.String(), "error", err.Error())
-		d.observe("failed", head.Events)
+		d.observe("failed", head.Events, now.Sub(head.CreatedAt))
 		if ferr := errors.Join(d.Flush(ctx),
 			st.BatchFailed(ctx, head.Seq, now.Add(delay), truncate(err.Error(), 500), false)); ferr != nil {
 			return 0, ferr
 		}
 		return delay, nil
 	}
-	d.observe("delivered", head.Events)
+	d.observe("delivered", head.Events, d.opts.Now().Sub(head.CreatedAt))
 	d.delivered = head.Seq
 	return 0, nil
 }
@@ -252,9 +252,9 @@ func (d *Dispatcher) Flush(ctx context.Context) error {
 	return nil
 }
 
-func (d *Dispatcher) observe(outcome string, events int) {
+func (d *Dispatcher) observe(outcome string, events int, age time.Duration) {
 	if d.opts.Observe != nil {
-		d.opts.Observe(outcome, events)
+		d.opts.Observe(outcome, events, age)
 	}
 }
 

@@ -209,7 +209,7 @@ func TestGivesUpAfterTheRetryWindow(t *testing.T) {
 	clock := &fakeClock{now: time.Unix(1_800_000_000, 0)}
 	var dead int
 	d, err := New(Options{Store: s, Client: fetch.Guard{AllowPrivate: true}.Client(5 * time.Second), Now: clock.Now,
-		MaxAge: 25 * time.Hour, Observe: func(o string, _ int) {
+		MaxAge: 25 * time.Hour, Observe: func(o string, _ int, _ time.Duration) {
 			if o == "dead" {
 				dead++
 			}
