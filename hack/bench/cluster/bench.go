@@ -33,9 +33,10 @@ const (
 )
 
 type bench struct {
-	h     *e2e.Harness
-	base  string // instance URL
-	token string
+	h      *e2e.Harness
+	binary string
+	base   string // instance URL
+	token  string
 }
 
 // setup creates the sandbox phones and one instance, and waits for its pod to serve.

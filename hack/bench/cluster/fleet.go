@@ -4,10 +4,12 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"os/exec"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -100,7 +102,30 @@ func (b *bench) fleet(ctx context.Context, n int) error {
 	self := rss(os.Getpid())
 	fmt.Printf("memory with %d instances: instance processes %.0f MiB total (%.1f MiB each), kube-apiserver+etcd %.0f MiB, "+
 		"harness process (operator, node, sandbox) %.0f MiB\n", n, mib(inst), mib(inst)/float64(n), mib(cp), mib(self))
+	base, err := b.withoutAgent(ctx)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("baseline: one instance without the kube agent, showing a QR code: %.1f MiB\n", mib(base))
 	return nil
+}
+
+// withoutAgent runs the instance binary outside the cluster (no --instance-name/--namespace, so no
+// kube agent) against the sandbox until it shows a QR code, and returns its resident memory.
+func (b *bench) withoutAgent(ctx context.Context) (int64, error) {
+	port, dir := "18977", b.h.Dir()+"/baseline"
+	cmd := exec.CommandContext(ctx, b.binary, "instance", "--listen", "127.0.0.1:"+port, "--data-dir", dir,
+		"--token", "baseline", "--network-url", b.h.Sandbox.URL())
+	if err := cmd.Start(); err != nil {
+		return 0, err
+	}
+	defer func() { _ = cmd.Process.Signal(syscall.SIGTERM); _ = cmd.Wait() }()
+	base := &bench{base: "http://127.0.0.1:" + port, token: "baseline"}
+	if _, _, err := base.nextQR(""); err != nil {
+		return 0, err
+	}
+	time.Sleep(10 * time.Second) // the same steady state as the fleet
+	return rss(cmd.Process.Pid), nil
 }
 
 func mib(b int64) float64 { return float64(b) / (1 << 20) }

@@ -54,7 +54,7 @@ func run() error {
 	defer func() { _ = h.Stop() }()
 	fmt.Printf("machine: %d CPUs (%s/%s), %s; date %s\n", runtime.NumCPU(), runtime.GOOS, runtime.GOARCH,
 		memTotal(), time.Now().UTC().Format("2006-01-02"))
-	b := &bench{h: h}
+	b := &bench{h: h, binary: bin}
 	if err := b.setup(ctx); err != nil {
 		return err
 	}
