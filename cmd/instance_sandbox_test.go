@@ -3,7 +3,9 @@ package cmd
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"image/png"
 	"io"
@@ -157,15 +159,40 @@ func testInstanceAgainstSandbox(t *testing.T, database string) {
 	var bobMsgs struct{ Messages []sandbox.PhoneMessage }
 	eventually(t, "the message on Bob's phone", func() bool {
 		sandboxCall(t, sb, "GET", "/sandbox/phones/15550002222/messages", nil, &bobMsgs)
-		return len(bobMsgs.Messages) == 1 && bobMsgs.Messages[0].ID == waID && bobMsgs.Messages[0].Body == "Hello, world! 🍏"
+		return len(bobMsgs.Messages) >= 1 && bobMsgs.Messages[0].ID == waID && bobMsgs.Messages[0].Body == "Hello, world! 🍏"
 	})
 	sandboxCall(t, sb, "POST", "/sandbox/phones/15550002222/read", map[string]any{"ids": []string{waID}}, nil)
+
+	// A file as a data URI with a caption arrives as an image the phone can open.
+	pngBytes, _ := base64.StdEncoding.DecodeString("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==")
+	fileSent := call(t, "POST", base+"/sendFile", `{"phone":"15550002222","body":"data:image/png;base64,`+
+		base64.StdEncoding.EncodeToString(pngBytes)+`","filename":"dot.png","caption":"a dot"}`)
+	fileID, _ := fileSent["id"].(string)
+	if fileSent["sent"] != true || fileID == "" {
+		t.Fatalf("sendFile = %v", fileSent)
+	}
+	sum := sha256.Sum256(pngBytes)
+	eventually(t, "the image on Bob's phone", func() bool {
+		sandboxCall(t, sb, "GET", "/sandbox/phones/15550002222/messages", nil, &bobMsgs)
+		for _, m := range bobMsgs.Messages {
+			if strings.HasSuffix(fileID, "_"+m.ID) && m.Type == "image" && m.Media != nil &&
+				m.Media.SHA256 == hex.EncodeToString(sum[:]) && m.Media.Caption == "a dot" {
+				return true
+			}
+		}
+		return false
+	})
 	sandboxCall(t, sb, "POST", "/sandbox/phones/15550002222/messages", map[string]string{"to": "15550001111", "body": "Ok!"}, nil)
 
 	eventually(t, "the reply in /messages", func() bool {
 		m := call(t, "GET", base+"/messages?lastMessageNumber=1", "")
 		msgs, _ := m["messages"].([]any)
-		return len(msgs) == 1 && msgs[0].(map[string]any)["body"] == "Ok!" && msgs[0].(map[string]any)["chatId"] == "15550002222@c.us"
+		for _, raw := range msgs {
+			if msg := raw.(map[string]any); msg["body"] == "Ok!" && msg["chatId"] == "15550002222@c.us" && msg["fromMe"] == false {
+				return true
+			}
+		}
+		return false
 	})
 	eventually(t, "sent, delivered and viewed acks and the reply in webhooks", func() bool {
 		mu.Lock()
@@ -193,7 +220,7 @@ func testInstanceAgainstSandbox(t *testing.T, database string) {
 	}
 	metrics, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	for _, want := range []string{`messenger_sends_total{outcome="sent"} 1`, `messenger_sends_total{outcome="failed"} 0`,
+	for _, want := range []string{`messenger_sends_total{outcome="sent"} 2`, `messenger_sends_total{outcome="failed"} 0`,
 		"messenger_webhook_delivery_latency_seconds_count", `messenger_webhook_outbox_batches{state="dead"} 0`,
 		"messenger_account_authenticated 1"} {
 		if !strings.Contains(string(metrics), want) {
