@@ -427,3 +427,34 @@ func update(t *testing.T, ns, name string, change func(*v1alpha1.MessengerInstan
 		t.Fatal(err)
 	}
 }
+
+// A new process (a reboot, a resumed instance) does not repeat a logout that status says was
+// handled, whether it gets the Lease before or after it first sees the resource.
+func TestHandledLogoutNotRepeatedAfterRestart(t *testing.T) {
+	ns, cfg := setup(t, "delta", func(mi *v1alpha1.MessengerInstance) {
+		mi.Annotations = map[string]string{v1alpha1.LogoutAnnotation: "done-before"}
+	})
+	authed := account.Status{AccountStatus: account.StatusAuthenticated, Substatus: account.SubstatusConnected}
+	first := startAgent(t, cfg, ns, "delta", &fakeEngine{st: authed, phone: "15550001111"})
+	eventually(t, "the first process handles the request", func() error {
+		if get(t, ns, "delta").Status.LastHandledLogout != "done-before" {
+			return fmt.Errorf("not handled")
+		}
+		return nil
+	})
+	first.stop()
+	for range 3 {
+		eng := &fakeEngine{st: authed, phone: "15550001111"}
+		p := startAgent(t, cfg, ns, "delta", eng)
+		eventually(t, "the restarted process reports", func() error {
+			if c := authenticated(get(t, ns, "delta")); !p.agent.Gate().Allowed() || c == nil || c.Reason != kube.ReasonConnected {
+				return fmt.Errorf("condition %+v", c)
+			}
+			return nil
+		})
+		p.stop()
+		if n := eng.logoutCount(); n != 0 {
+			t.Fatalf("a restarted process logged out again (%d times) for an already handled request", n)
+		}
+	}
+}

@@ -49,11 +49,12 @@ func (a *Agent) observe(obj any) {
 	}
 	holder := a.lease.Allowed()
 	a.mu.Lock()
-	recreated := a.current != nil && a.current.UID != mi.UID
+	first := a.current == nil
+	recreated := !first && a.current.UID != mi.UID
 	a.current = mi
-	if !holder || recreated {
-		// The Lease holder handles logouts and records them in status; until this process holds
-		// the Lease, it follows what status says was handled (also across restarts).
+	if first || !holder || recreated {
+		// The Lease holder handles logouts and records them in status; a process starts from
+		// what status says was handled, and follows it until it holds the Lease.
 		a.handled = mi.Status.LastHandledLogout
 	}
 	a.mu.Unlock()

@@ -83,7 +83,7 @@ func (r *receiver) got(body string) bool {
 }
 
 // The whole product on a real API server: apply, scan, send, receive, change the webhook,
-// reboot, log out, a second process kept off by the Lease, delete.
+// reboot, log out, a second process kept off by the Lease, suspend and resume, delete.
 func TestEndToEnd(t *testing.T) {
 	if os.Getenv("KUBEBUILDER_ASSETS") == "" {
 		t.Skip("KUBEBUILDER_ASSETS is unset: run `make test` or export KUBEBUILDER_ASSETS=$(hack/envtest-bins.sh)")
@@ -198,6 +198,29 @@ func TestEndToEnd(t *testing.T) {
 	}
 
 	secondProcessStaysOff(t, h, api)
+
+	// Suspend scales to zero (the process stops, the session stays on its volume); resuming
+	// connects the same account again without a QR code.
+	update(t, k, func(mi *v1alpha1.MessengerInstance) { mi.Spec.Suspend = true })
+	waitFor(t, "suspended: no process, Ready (Suspended)", func() error {
+		c := meta.FindStatusCondition(get(t, k).Status.Conditions, v1alpha1.ConditionReady)
+		if h.Node.Pod(ns, podName) != nil || c == nil || c.Status != metav1.ConditionTrue || c.Reason != "Suspended" {
+			return fmt.Errorf("ready %+v", c)
+		}
+		return nil
+	})
+	update(t, k, func(mi *v1alpha1.MessengerInstance) { mi.Spec.Suspend = false })
+	waitFor(t, "resumed and connected with the kept session", func() error {
+		mi := get(t, k)
+		if mi.Status.AccountStatus == "got qr code" {
+			t.Fatalf("resuming lost the session: %+v", mi.Status)
+		}
+		ready := meta.FindStatusCondition(mi.Status.Conditions, v1alpha1.ConditionReady)
+		ok := h.Node.Pod(ns, podName) != nil && mi.Status.AccountStatus == "authenticated" &&
+			meta.IsStatusConditionTrue(mi.Status.Conditions, v1alpha1.ConditionAuthenticated) &&
+			ready != nil && ready.Status == metav1.ConditionTrue && ready.Reason == "Authenticated"
+		return check(ok, fmt.Sprintf("status %+v", mi.Status))
+	})
 
 	// Delete the instance: its process stops.
 	if err := k.Delete(ctx, get(t, k)); err != nil {
