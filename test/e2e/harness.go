@@ -31,7 +31,8 @@ type Options struct {
 	RepoRoot string
 	// Binary is the messenger-operator binary that instance pods run.
 	Binary string
-	// Dir holds pod folders, volumes, logs and kubeconfigs; empty: a new temporary folder.
+	// Dir holds pod folders, volumes, logs and kubeconfigs; empty: a new temporary folder,
+	// removed by Stop.
 	Dir string
 	// SandboxListen is the sandbox's address (default 127.0.0.1:0, a free port).
 	SandboxListen string
@@ -39,6 +40,8 @@ type Options struct {
 	InstanceImage string
 	// Logger receives the harness's and the operator's logs.
 	Logger *slog.Logger
+
+	removeDir bool // Dir was made by the harness: Stop removes it
 }
 
 // Harness is a running control plane, operator, sandbox and node.
@@ -123,7 +126,7 @@ func (o *Options) defaults() error {
 		if err != nil {
 			return fmt.Errorf("harness folder: %w", err)
 		}
-		o.Dir = dir
+		o.Dir, o.removeDir = dir, true
 	}
 	if o.SandboxListen == "" {
 		o.SandboxListen = "127.0.0.1:0"
@@ -178,6 +181,9 @@ func (h *Harness) Stop() error {
 	}
 	if h.env != nil && h.Config != nil {
 		errs = append(errs, h.env.Stop())
+	}
+	if h.opts.removeDir {
+		errs = append(errs, os.RemoveAll(h.opts.Dir))
 	}
 	return errors.Join(errs...)
 }

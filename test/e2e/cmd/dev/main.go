@@ -40,7 +40,7 @@ func main() {
 
 func run() error {
 	binary := flag.String("binary", "bin/messenger-operator", "messenger-operator binary that instance pods run")
-	dir := flag.String("dir", "", "folder for pods, volumes, logs and the kubeconfig (default: a new temporary folder)")
+	dir := flag.String("dir", "", "folder for pods, volumes, logs and the kubeconfig, kept at exit (default: a temporary folder, removed at exit)")
 	listen := flag.String("sandbox-listen", "127.0.0.1:8900", "sandbox network address")
 	samples := flag.String("samples", "config/samples", "manifests applied at start (empty: none)")
 	realNetwork := flag.Bool("real-network", false, "leave samples without networkURL on the real WhatsApp service instead of the sandbox")
