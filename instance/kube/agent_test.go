@@ -458,3 +458,26 @@ func TestHandledLogoutNotRepeatedAfterRestart(t *testing.T) {
 		}
 	}
 }
+
+// An ack setting changed through the API (no hook tells the agent) goes back to spec.webhook.
+func TestAckSettingFollowsSpec(t *testing.T) {
+	ns, cfg := setup(t, "eps", func(mi *v1alpha1.MessengerInstance) {
+		mi.Spec.Webhook = &v1alpha1.WebhookSpec{URL: "https://hooks.example/e", AckNotifications: true}
+	})
+	p := startAgent(t, cfg, ns, "eps", &fakeEngine{st: account.Status{AccountStatus: account.StatusInit}})
+	eventually(t, "spec applied", func() error {
+		if !p.store.Settings().AckNotifications {
+			return fmt.Errorf("acks off")
+		}
+		return nil
+	})
+	if err := p.store.SetAckNotifications(context.Background(), false); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "ack setting back to spec", func() error {
+		if !p.store.Settings().AckNotifications {
+			return fmt.Errorf("acks still off")
+		}
+		return nil
+	})
+}

@@ -60,6 +60,7 @@ func (a *Agent) writeLoop(ctx context.Context, eng account.Engine, changes <-cha
 			settle(ctx, changes)
 		case <-a.wake:
 		case <-tick.C:
+			signal(a.specWake) // settings changed through the API without a hook go back to spec
 		case <-retry:
 		}
 		retry = nil
