@@ -259,12 +259,29 @@ func secondProcessStaysOff(t *testing.T, h *e2e.Harness, api *instanceAPI) {
 		}
 		return nil
 	})
-	lease := &coordinationv1.Lease{}
-	if err := h.Client.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: name + "-lease"}, lease); err != nil {
-		t.Fatal(err)
+	// The second process competes for the Lease from its start; while it does, the first renews
+	// the Lease at least once more (so the second saw a live holder and kept waiting).
+	waitFor(t, "the second process competing for the Lease", func() error {
+		out, _ := os.ReadFile(second.LogPath())
+		return check(strings.Contains(string(out), "Attempting to acquire leader lease"), "not yet")
+	})
+	lease := func() *coordinationv1.Lease {
+		l := &coordinationv1.Lease{}
+		if err := h.Client.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: name + "-lease"}, l); err != nil {
+			t.Fatal(err)
+		}
+		return l
 	}
-	if lease.Spec.HolderIdentity == nil || !strings.HasPrefix(*lease.Spec.HolderIdentity, podName+"_") {
-		t.Errorf("lease holder %v", lease.Spec.HolderIdentity)
+	renewed := lease().Spec.RenewTime
+	waitFor(t, "a renewal of the Lease by the first process", func() error {
+		l := lease()
+		if l.Spec.HolderIdentity == nil || !strings.HasPrefix(*l.Spec.HolderIdentity, podName+"_") {
+			t.Fatalf("lease holder %v: not the first process", l.Spec.HolderIdentity)
+		}
+		return check(!l.Spec.RenewTime.Equal(renewed), "not renewed yet")
+	})
+	if st := other.get("/status?full=true"); st["accountStatus"] != "loading" {
+		t.Errorf("second process: %v", st)
 	}
 	second.Stop()
 	st := api.get("/status?full=true")
