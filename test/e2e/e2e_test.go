@@ -222,7 +222,15 @@ func TestEndToEnd(t *testing.T) {
 		return check(ok, fmt.Sprintf("status %+v", mi.Status))
 	})
 
-	// Delete the instance: its process stops.
+	// Delete the instance with deletionPolicy Logout: the operator logs the account out through
+	// the instance's Service URL (resolved by the node), then the instance and its process go.
+	update(t, k, func(mi *v1alpha1.MessengerInstance) { mi.Spec.DeletionPolicy = v1alpha1.DeletionPolicyLogout })
+	waitFor(t, "the logout finalizer", func() error {
+		return check(len(get(t, k).Finalizers) > 0, "no finalizer yet")
+	})
+	if n := len(sb.phone(instancePhone).Devices); n != 2 {
+		t.Fatalf("the phone has %d devices before deletion, want the primary and the instance", n)
+	}
 	if err := k.Delete(ctx, get(t, k)); err != nil {
 		t.Fatal(err)
 	}
@@ -233,6 +241,9 @@ func TestEndToEnd(t *testing.T) {
 		}
 		return nil
 	})
+	if devices := sb.phone(instancePhone).Devices; len(devices) != 1 {
+		t.Errorf("the instance's device is still linked after deletion with Logout: %v", devices)
+	}
 }
 
 // secondProcessStaysOff starts a second process of the instance with a copy of its session: it
@@ -496,6 +507,15 @@ func (a *admin) call(method, path string, body, out any) {
 	if err := a.try(method, path, body, out); err != nil {
 		a.t.Fatal(err)
 	}
+}
+
+// phone returns a sandbox phone with its linked devices.
+func (a *admin) phone(phone string) (info struct {
+	Devices []string `json:"devices"`
+}) {
+	a.t.Helper()
+	a.call("GET", "/sandbox/phones/"+phone, nil, &info)
+	return info
 }
 
 // received checks that phone received a message with body.
