@@ -83,7 +83,8 @@ func (r *receiver) got(body string) bool {
 }
 
 // The whole product on a real API server: apply, scan, send, receive, change the webhook,
-// reboot, log out, a second process kept off by the Lease, suspend and resume, delete.
+// reboot, log out, a second process kept off by the Lease, suspend and resume, a deleted pod,
+// deletion with logout.
 func TestEndToEnd(t *testing.T) {
 	if os.Getenv("KUBEBUILDER_ASSETS") == "" {
 		t.Skip("KUBEBUILDER_ASSETS is unset: run `make test` or export KUBEBUILDER_ASSETS=$(hack/envtest-bins.sh)")
@@ -219,6 +220,23 @@ func TestEndToEnd(t *testing.T) {
 		ok := h.Node.Pod(ns, podName) != nil && mi.Status.AccountStatus == "authenticated" &&
 			meta.IsStatusConditionTrue(mi.Status.Conditions, v1alpha1.ConditionAuthenticated) &&
 			ready != nil && ready.Status == metav1.ConditionTrue && ready.Reason == "Authenticated"
+		return check(ok, fmt.Sprintf("status %+v", mi.Status))
+	})
+
+	// Deleting the pod (kubectl delete pod) replaces it and its process, as the StatefulSet
+	// controller and the kubelet would.
+	before := pod(t, k)
+	if err := k.Delete(ctx, before); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "a new pod, serving and authenticated", func() error {
+		p := &corev1.Pod{}
+		if err := k.Get(ctx, client.ObjectKey{Namespace: ns, Name: podName}, p); err != nil || p.UID == before.UID {
+			return fmt.Errorf("old pod or none (%v)", err)
+		}
+		mi := get(t, k)
+		ok := meta.IsStatusConditionTrue(mi.Status.Conditions, v1alpha1.ConditionAuthenticated) &&
+			h.Node.Pod(ns, podName) != nil && h.Node.Pod(ns, podName).Ready()
 		return check(ok, fmt.Sprintf("status %+v", mi.Status))
 	})
 
