@@ -63,12 +63,17 @@ func wallBreakdown(file, fn string) (map[string]time.Duration, error) {
 		g.since, g.cat = ev.Time(), classify(to, frames)
 	}
 	sum := map[string]time.Duration{}
+	n := 0
 	for _, g := range tracks {
 		if g.match {
+			n++
 			for k, v := range g.acc {
 				sum[k] += v
 			}
 		}
+	}
+	if n != 1 {
+		fmt.Printf("(%d goroutines ran %s)\n", n, fn)
 	}
 	return sum, nil
 }
