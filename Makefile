@@ -32,7 +32,7 @@ dev: build ## Local kube-apiserver, operator, sandbox and instance pods as local
 bench-sandbox: build ## Measure the sandbox figures of docs/benchmarks.md (about 5 minutes)
 	$(GO) run ./hack/bench/sandbox -bin $(BIN)/messenger-operator
 
-bench-e2e: build ## Measure the instance end-to-end figures of docs/benchmarks.md (about 3 minutes)
+bench-e2e: build ## Measure the instance end-to-end figures of docs/benchmarks.md (about 4 minutes)
 	$(GO) run ./hack/bench/e2e -bin $(BIN)/messenger-operator
 
 envtest-bins: ## Build kube-apiserver and etcd for envtest into a cache outside the repo (first run ~6 min)
