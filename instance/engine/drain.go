@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"go.mau.fi/whatsmeow"
@@ -45,6 +46,8 @@ func (e *Engine) drainLoop(ctx context.Context) {
 }
 
 // drainOnce sends one batch; it returns true when there may be more to send right away.
+// Recording an item's outcome and claiming the next one (state "sending") are submitted together,
+// so the store's group commit makes them one transaction: one commit per message, not two.
 func (e *Engine) drainOnce(ctx context.Context) bool {
 	cli := e.loggedIn()
 	if cli == nil {
@@ -55,21 +58,49 @@ func (e *Engine) drainOnce(ctx context.Context) bool {
 		e.log.Error("reading the queue failed", "err", err)
 		return false
 	}
-	for _, it := range items {
-		if ctx.Err() != nil || !e.sendItem(ctx, cli, it) {
+	claimed := len(items) > 0 && e.claim(ctx, items[0])
+	for i, it := range items {
+		if ctx.Err() != nil {
+			return false
+		}
+		if !claimed { // cleared meanwhile
+			claimed = i+1 < len(items) && e.claim(ctx, items[i+1])
+			continue
+		}
+		out := e.attempt(ctx, cli, it)
+		var wg sync.WaitGroup
+		claimed = false
+		if out.final && i+1 < len(items) {
+			wg.Go(func() { claimed = e.claim(ctx, items[i+1]) })
+		}
+		e.record(ctx, it, out)
+		wg.Wait()
+		if !out.final {
 			return false // keep the order: a transient failure stops this pass
 		}
 	}
 	return len(items) == drainBatch
 }
 
-// sendItem sends one queued item and records the outcome. It returns false after a transient
-// failure (the item goes back to the queue).
-func (e *Engine) sendItem(ctx context.Context, cli *whatsmeow.Client, it store.Item) bool {
+// claim moves an item to state sending; false means it is gone (the queue was cleared).
+func (e *Engine) claim(ctx context.Context, it store.Item) bool {
 	if err := e.opts.Store.MarkSending(ctx, it.QueueNumber); err != nil {
 		e.log.Warn("queue item vanished before sending", "queueNumber", it.QueueNumber, "err", err)
-		return true // cleared meanwhile
+		return false
 	}
+	return true
+}
+
+// outcome is the result of one attempt to send a queued item.
+type outcome struct {
+	result string        // e.g. a new group's chat id
+	msg    *chat.Message // the journal entry of what was sent
+	err    error
+	final  bool // sent, or failed for good; false: retry later
+}
+
+// attempt sends one claimed item to WhatsApp.
+func (e *Engine) attempt(ctx context.Context, cli *whatsmeow.Client, it store.Item) outcome {
 	sctx, cancel := context.WithTimeout(ctx, sendTimeout)
 	defer cancel()
 	result, msg, err := e.deliver(sctx, cli, it)
@@ -77,25 +108,28 @@ func (e *Engine) sendItem(ctx context.Context, cli *whatsmeow.Client, it store.I
 		msg.Author = cli.Store.ID.User + "@" + chat.ServerChatAPI
 		msg.SenderName = cli.Store.PushName
 	}
+	return outcome{result: result, msg: msg, err: err,
+		final: err == nil || permanent(err) || it.Attempts+1 >= maxAttempts}
+}
+
+// record stores an attempt's outcome: sent, failed for good, or back to the queue.
+func (e *Engine) record(ctx context.Context, it store.Item, out outcome) {
+	var err error
 	switch {
-	case err == nil:
+	case out.err == nil:
 		e.sendsOK.Add(1)
-		err = e.opts.Store.MarkSent(ctx, it.QueueNumber, result, msg)
-	case permanent(err) || it.Attempts+1 >= maxAttempts:
-		e.log.Info("send failed for good", "queueNumber", it.QueueNumber, "err", err)
+		err = e.opts.Store.MarkSent(ctx, it.QueueNumber, out.result, out.msg)
+	case out.final:
+		e.log.Info("send failed for good", "queueNumber", it.QueueNumber, "err", out.err)
 		e.sendsFailed.Add(1)
-		err = e.opts.Store.MarkFailed(ctx, it.QueueNumber, err.Error())
+		err = e.opts.Store.MarkFailed(ctx, it.QueueNumber, out.err.Error())
 	default:
-		e.log.Warn("send failed, will retry", "queueNumber", it.QueueNumber, "err", err)
-		if rerr := e.opts.Store.Requeue(ctx, it.QueueNumber, err.Error()); rerr != nil {
-			e.log.Error("requeueing failed", "err", rerr)
-		}
-		return false
+		e.log.Warn("send failed, will retry", "queueNumber", it.QueueNumber, "err", out.err)
+		err = e.opts.Store.Requeue(ctx, it.QueueNumber, out.err.Error())
 	}
 	if err != nil {
 		e.log.Error("recording a send failed", "queueNumber", it.QueueNumber, "err", err)
 	}
-	return true
 }
 
 // SendStats returns how many queued sends reached WhatsApp and how many failed for good.
