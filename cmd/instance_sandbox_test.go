@@ -7,7 +7,6 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
-	"image/png"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -17,11 +16,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/makiuchi-d/gozxing"
-	"github.com/makiuchi-d/gozxing/qrcode"
-
 	"github.com/messenger-operator/messenger-operator/instance/chat"
 	"github.com/messenger-operator/messenger-operator/instance/webhook"
+	"github.com/messenger-operator/messenger-operator/internal/qrscan"
 	"github.com/messenger-operator/messenger-operator/internal/testpg"
 	"github.com/messenger-operator/messenger-operator/sandbox"
 )
@@ -58,26 +55,14 @@ func sandboxCall(t *testing.T, base, method, path string, body, out any) {
 	}
 }
 
-// decodeQR reads the QR code of a data:image/png;base64 URI, as a phone's camera would.
+// decodeQR reads a data:image/png;base64 QR code as a phone's camera would.
 func decodeQR(t *testing.T, uri string) string {
 	t.Helper()
-	raw, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(uri, "data:image/png;base64,"))
-	if err != nil {
-		t.Fatalf("qrCode is not base64: %v", err)
-	}
-	img, err := png.Decode(bytes.NewReader(raw))
-	if err != nil {
-		t.Fatalf("qrCode is not a PNG: %v", err)
-	}
-	bmp, err := gozxing.NewBinaryBitmapFromImage(img)
+	text, err := qrscan.DecodeDataURI(uri)
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := qrcode.NewQRCodeReader().Decode(bmp, nil)
-	if err != nil {
-		t.Fatalf("decoding the QR code: %v", err)
-	}
-	return res.GetText()
+	return text
 }
 
 func eventually(t *testing.T, what string, ok func() bool) {

@@ -4,10 +4,8 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"image/png"
 	"io"
 	"log/slog"
 	"net/http"
@@ -20,8 +18,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/makiuchi-d/gozxing"
-	"github.com/makiuchi-d/gozxing/qrcode"
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -36,6 +32,7 @@ import (
 
 	v1alpha1 "github.com/messenger-operator/messenger-operator/api/v1alpha1"
 	"github.com/messenger-operator/messenger-operator/instance/chat"
+	"github.com/messenger-operator/messenger-operator/internal/qrscan"
 	"github.com/messenger-operator/messenger-operator/test/e2e"
 )
 
@@ -357,23 +354,11 @@ func scan(t *testing.T, h *e2e.Harness, sb *admin, previous string) string {
 // decodeQR reads a data:image/png;base64 QR code as a phone's camera would.
 func decodeQR(t *testing.T, uri string) string {
 	t.Helper()
-	raw, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(uri, "data:image/png;base64,"))
-	if err != nil {
-		t.Fatalf("qrCode is not base64: %v", err)
-	}
-	img, err := png.Decode(bytes.NewReader(raw))
-	if err != nil {
-		t.Fatalf("qrCode is not a PNG: %v", err)
-	}
-	bmp, err := gozxing.NewBinaryBitmapFromImage(img)
+	text, err := qrscan.DecodeDataURI(uri)
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := qrcode.NewQRCodeReader().Decode(bmp, nil)
-	if err != nil {
-		t.Fatalf("decoding the QR code: %v", err)
-	}
-	return res.GetText()
+	return text
 }
 
 func get(t *testing.T, k client.Client) *v1alpha1.MessengerInstance {

@@ -105,26 +105,7 @@ func TestSendsSurviveKill9(t *testing.T) {
 	dir, addr := t.TempDir(), freePort(t)
 	base := "http://" + addr
 	first := startInstance(t, addr, dir, sb.URL())
-	var qr string
-	eventually(t, "a QR code", func() bool {
-		st := status(t, base)
-		if st["accountStatus"] != "got qr code" {
-			return false
-		}
-		req, _ := http.NewRequest("GET", base+"/qr_code?format=raw&token=tok", nil)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			return false
-		}
-		defer resp.Body.Close()
-		raw, _ := io.ReadAll(resp.Body)
-		qr = string(raw)
-		return resp.StatusCode == 200
-	})
-	if code := do(t, "POST", sb.URL()+"/sandbox/phones/15550001111/scan", map[string]string{"qr": qr}, nil); code != 200 {
-		t.Fatalf("scan: %d", code)
-	}
-	eventually(t, "authentication", func() bool { return status(t, base)["accountStatus"] == "authenticated" })
+	pairInstance(t, base, sb.URL())
 
 	// Take the account offline (a ban), queue three messages, and kill the process hard.
 	do(t, "POST", sb.URL()+"/sandbox/faults", map[string]any{"phone": "15550001111", "kind": "ban", "seconds": 600}, nil)
