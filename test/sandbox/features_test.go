@@ -193,10 +193,10 @@ func TestFaultsReachTheClient(t *testing.T) {
 		n.mustCall("POST", "/sandbox/faults", body, nil)
 	}
 
+	mark := c.mark()
 	fault("disconnect", nil)
-	waitEvent[*events.Disconnected](c, nil)
-	connected := len(c.eventNames())
-	waitEvent(c, func(*events.Connected) bool { return len(c.eventNames()) > connected })
+	waitEventSince[*events.Disconnected](c, mark, nil)
+	waitEventSince[*events.Connected](c, mark, nil) // reconnected by itself
 
 	fault("replaced", nil)
 	waitEvent[*events.StreamReplaced](c, nil)
@@ -220,10 +220,11 @@ func TestFaultsReachTheClient(t *testing.T) {
 	fault("clear", nil)
 
 	c.cli.Disconnect()
+	mark = c.mark()
 	if err := c.cli.Connect(); err != nil {
 		t.Fatalf("reconnect: %v", err)
 	}
-	waitEvent(c, func(*events.Connected) bool { return c.cli.IsLoggedIn() })
+	waitEventSince[*events.Connected](c, mark, nil)
 	fault("logout", nil)
 	out := waitEvent[*events.LoggedOut](c, nil)
 	if out.OnConnect {

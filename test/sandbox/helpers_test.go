@@ -171,8 +171,21 @@ func (c *client) record(evt any) {
 // waitEvent waits for an event for which match returns true and returns it.
 func waitEvent[T any](c *client, match func(T) bool) T {
 	c.t.Helper()
+	return waitEventSince(c, 0, match)
+}
+
+// mark returns a position in the client's event log, for waitEventSince.
+func (c *client) mark() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.events)
+}
+
+// waitEventSince is waitEvent for the events after the position mark returned.
+func waitEventSince[T any](c *client, from int, match func(T) bool) T {
+	c.t.Helper()
 	deadline := time.After(waitFor)
-	seen := 0
+	seen := from
 	for {
 		c.mu.Lock()
 		evts := c.events[seen:]
