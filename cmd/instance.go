@@ -251,7 +251,7 @@ func buildServers(o instanceOptions, log *slog.Logger, st *store.Store, md *medi
 	}
 	srv, err = api.New(api.Options{Store: st, Engine: eng, Media: md, Token: token, PublicURL: o.publicURL,
 		Fetcher: fetch.NewFetcher(guard, o.maxFileBytes), MaxFileBytes: o.maxFileBytes,
-		WebhookChanged: webhookChanged(dispatcher, agent), Logger: log})
+		WebhookChanged: webhookChanged(dispatcher, agent), WebhookManagedBy: webhookManagedBy(agent), Logger: log})
 	if err != nil {
 		return nil, nil, err
 	}

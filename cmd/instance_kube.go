@@ -70,6 +70,14 @@ func runKubeAgent(ctx context.Context, agent *kube.Agent, eng account.Engine, ki
 
 // webhookChanged is called after POST /webhook: the dispatcher looks at the new URL, and the
 // agent reports it (or re-applies spec.webhook, which wins).
+// webhookManagedBy tells the API when spec.webhook owns the webhook settings.
+func webhookManagedBy(agent *kube.Agent) func() string {
+	if agent == nil {
+		return nil
+	}
+	return agent.WebhookManagedBy
+}
+
 func webhookChanged(d *webhook.Dispatcher, agent *kube.Agent) func() {
 	if agent == nil {
 		return d.Kick

@@ -612,3 +612,26 @@ type refuseAll struct{}
 func (refuseAll) RoundTrip(*http.Request) (*http.Response, error) {
 	return nil, fmt.Errorf("test transport: %w", fetch.ErrBlocked)
 }
+
+// While spec.webhook owns the webhook settings, the API refuses to change them (they would be
+// overwritten at once) and says where to change them; reading them still works.
+func TestWebhookManagedBySpec(t *testing.T) {
+	owner := "spec.webhook of MessengerInstance default/sales"
+	h := sqliteHarness(t, func(o *Options) { o.WebhookManagedBy = func() string { return owner } })
+	for _, path := range []string{"/webhook", "/settings/ackNotificationsOn"} {
+		body := `{"webhookUrl":"https://example.com/hook"}`
+		if path != "/webhook" {
+			body = `{"ackNotificationsOn":1}`
+		}
+		rec := h.postJSON(path, body)
+		if rec.Code != http.StatusConflict || !strings.Contains(rec.Body.String(), owner) {
+			t.Errorf("POST %s: %d %s, want 409 naming %q", path, rec.Code, rec.Body.String(), owner)
+		}
+	}
+	if rec := h.do(http.MethodGet, "/webhook", "", nil, true); rec.Code != http.StatusOK {
+		t.Errorf("GET /webhook: %d", rec.Code)
+	}
+	if st := h.st.Settings(); st.WebhookURL != "" || st.AckNotifications {
+		t.Errorf("settings changed: %+v", st)
+	}
+}

@@ -49,6 +49,10 @@ type Options struct {
 	GroupWait time.Duration
 	// WebhookChanged is called after the webhook URL changed (e.g. Dispatcher.Kick).
 	WebhookChanged func()
+	// WebhookManagedBy, when set and not empty, names what owns the webhook settings (the
+	// MessengerInstance's spec.webhook): POST /webhook and /settings/ackNotificationsOn then
+	// answer 409 instead of changing what would be overwritten.
+	WebhookManagedBy func() string
 	// Registry receives the metrics; nil makes a private one.
 	Registry *prometheus.Registry
 	Logger   *slog.Logger

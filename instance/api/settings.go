@@ -30,6 +30,9 @@ func (s *Server) setWebhook(c *gin.Context) {
 		abort(c, http.StatusBadRequest, "webhookUrl is required (an empty string turns webhooks off)")
 		return
 	}
+	if s.webhookManaged(c) {
+		return
+	}
 	u := strings.TrimSpace(*req.WebhookURL)
 	if err := ValidateWebhookURL(u); err != nil {
 		abort(c, http.StatusUnprocessableEntity, "%v", err)
@@ -95,6 +98,9 @@ func (s *Server) ackNotifications(c *gin.Context) {
 		set = flexBool{Set: true, Value: v}
 	}
 	if set.Set {
+		if s.webhookManaged(c) {
+			return
+		}
 		if err := s.opts.Store.SetAckNotifications(c.Request.Context(), set.Value); err != nil {
 			s.log.Error("storing ack setting", "error", err)
 			abort(c, http.StatusServiceUnavailable, "could not store the setting")
@@ -102,4 +108,16 @@ func (s *Server) ackNotifications(c *gin.Context) {
 		}
 	}
 	c.JSON(http.StatusOK, gin.H{"set": set.Set, "ackNotificationsOn": s.opts.Store.Settings().AckNotifications})
+}
+
+// webhookManaged answers 409 when the webhook settings are owned by something else (spec.webhook).
+func (s *Server) webhookManaged(c *gin.Context) bool {
+	if s.opts.WebhookManagedBy == nil {
+		return false
+	}
+	if owner := s.opts.WebhookManagedBy(); owner != "" {
+		abort(c, http.StatusConflict, "the webhook settings are managed by %s; change them there", owner)
+		return true
+	}
+	return false
 }

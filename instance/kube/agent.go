@@ -75,6 +75,7 @@ type Agent struct {
 	current *v1alpha1.MessengerInstance // latest observed resource (nil until the first)
 	handled string                      // lastHandledLogout
 	specURL string                      // the webhook URL spec.webhook set (empty: none)
+	specSet bool                        // spec.webhook is set: it, not the API, owns the webhook settings
 	last    *report                     // the last status written
 	since   metav1.Time                 // lastTransitionTime of the Authenticated condition
 	qrText  string                      // QR text of qrURI

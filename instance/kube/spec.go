@@ -59,6 +59,7 @@ func (a *Agent) applyWebhook(ctx context.Context, mi *v1alpha1.MessengerInstance
 	} else {
 		a.specURL = ""
 	}
+	a.specSet = spec != nil
 	a.mu.Unlock()
 	changed := false
 	switch {
@@ -112,4 +113,15 @@ func (a *Agent) handleLogout(ctx context.Context, mi *v1alpha1.MessengerInstance
 	a.log.Info("logged out as requested by annotation", "annotation", v1alpha1.LogoutAnnotation, "value", want)
 	signal(a.wake)
 	return nil
+}
+
+// WebhookManagedBy names what owns the webhook settings when it is not the API: spec.webhook of
+// the instance's MessengerInstance while it is set, else "".
+func (a *Agent) WebhookManagedBy() string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if !a.specSet {
+		return ""
+	}
+	return "spec.webhook of MessengerInstance " + a.opts.Namespace + "/" + a.opts.Name
 }
