@@ -1,10 +1,10 @@
 package main
 
 import (
+	"github.com/messenger-operator/messenger-operator/hack/bench/benchutil"
+
 	"bufio"
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -91,40 +91,7 @@ func (a adminAPI) call(ctx context.Context, method, path string, body, out any) 
 
 // callJSON sends body as JSON (with a Bearer token when set) and decodes a 2xx answer into out.
 func callJSON(ctx context.Context, method, url, token string, body, out any) error {
-	var rd io.Reader
-	if body != nil {
-		raw, err := json.Marshal(body)
-		if err != nil {
-			return err
-		}
-		rd = bytes.NewReader(raw)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, url, rd)
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	resp, err := httpClient.Do(req)
-	if err != nil {
-		return fmt.Errorf("%s %s: %w", method, url, err)
-	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return fmt.Errorf("%s %s: reading answer: %w", method, url, err)
-	}
-	if resp.StatusCode >= 300 {
-		return fmt.Errorf("%s %s: %s: %s", method, url, resp.Status, bytes.TrimSpace(raw))
-	}
-	if out != nil {
-		if err := json.Unmarshal(raw, out); err != nil {
-			return fmt.Errorf("%s %s: decoding %q: %w", method, url, raw, err)
-		}
-	}
-	return nil
+	return benchutil.CallJSON(ctx, httpClient, method, url, token, body, out)
 }
 
 func (a adminAPI) addPhone(ctx context.Context, phone, name string) error {

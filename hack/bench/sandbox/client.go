@@ -1,12 +1,12 @@
 package main
 
 import (
-	"bytes"
+	"github.com/messenger-operator/messenger-operator/hack/bench/benchutil"
+
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"sync/atomic"
 	"time"
@@ -28,37 +28,7 @@ var adminHTTP = &http.Client{Timeout: 2 * time.Minute}
 
 // call sends body as JSON and decodes the answer into out (when not nil).
 func (a *adminAPI) call(ctx context.Context, method, path string, body, out any) error {
-	var rd io.Reader
-	if body != nil {
-		raw, err := json.Marshal(body)
-		if err != nil {
-			return err
-		}
-		rd = bytes.NewReader(raw)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, a.url+path, rd)
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := adminHTTP.Do(req)
-	if err != nil {
-		return fmt.Errorf("%s %s: %w", method, path, err)
-	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return fmt.Errorf("%s %s: reading answer: %w", method, path, err)
-	}
-	if resp.StatusCode >= 300 {
-		return fmt.Errorf("%s %s: %s: %s", method, path, resp.Status, bytes.TrimSpace(raw))
-	}
-	if out != nil {
-		if err := json.Unmarshal(raw, out); err != nil {
-			return fmt.Errorf("%s %s: decoding %q: %w", method, path, raw, err)
-		}
-	}
-	return nil
+	return benchutil.CallJSON(ctx, adminHTTP, method, a.url+path, "", body, out)
 }
 
 func (a *adminAPI) addPhone(ctx context.Context, phone string) error {
