@@ -1,8 +1,6 @@
 package main
 
 import (
-	"github.com/messenger-operator/messenger-operator/hack/bench/benchutil"
-
 	"bufio"
 	"context"
 	"fmt"
@@ -14,6 +12,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/messenger-operator/messenger-operator/hack/bench/benchutil"
 	"github.com/messenger-operator/messenger-operator/sandbox"
 )
 

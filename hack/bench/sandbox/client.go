@@ -1,8 +1,6 @@
 package main
 
 import (
-	"github.com/messenger-operator/messenger-operator/hack/bench/benchutil"
-
 	"context"
 	"encoding/json"
 	"errors"
@@ -16,6 +14,7 @@ import (
 	"go.mau.fi/whatsmeow/types/events"
 	waLog "go.mau.fi/whatsmeow/util/log"
 
+	"github.com/messenger-operator/messenger-operator/hack/bench/benchutil"
 	"github.com/messenger-operator/messenger-operator/sandbox/sandboxclient"
 
 	_ "modernc.org/sqlite"
