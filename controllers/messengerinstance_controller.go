@@ -18,6 +18,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	metav1ac "k8s.io/client-go/applyconfigurations/meta/v1"
 	"k8s.io/client-go/tools/events"
+	"k8s.io/client-go/util/retry"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -423,12 +424,32 @@ func (r *Reconciler) reconcileDelete(ctx context.Context, mi *v1alpha1.Messenger
 				"Could not log the account out within %s; deleting anyway: %v", r.LogoutGracePeriod, err)
 		}
 	}
-	patch := client.MergeFromWithOptions(mi.DeepCopy(), client.MergeFromWithOptimisticLock{})
-	controllerutil.RemoveFinalizer(mi, Finalizer)
-	if err := r.Client.Patch(ctx, mi, patch, client.FieldOwner(FieldManager)); err != nil && !apierrors.IsNotFound(err) {
+	if err := r.removeFinalizer(ctx, mi); err != nil && !apierrors.IsNotFound(err) {
 		return ctrl.Result{}, fmt.Errorf("removing finalizer of MessengerInstance %s/%s: %w", mi.Namespace, mi.Name, err)
 	}
 	return ctrl.Result{}, nil
+}
+
+// removeFinalizer releases the finalizer, re-reading the object on a conflict: the deletion policy
+// already ran and must not run again (a logout would be asked for twice).
+func (r *Reconciler) removeFinalizer(ctx context.Context, mi *v1alpha1.MessengerInstance) error {
+	cur := mi
+	return retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		if cur == nil {
+			cur = &v1alpha1.MessengerInstance{}
+			if err := r.APIReader.Get(ctx, client.ObjectKeyFromObject(mi), cur); err != nil {
+				return err
+			}
+		}
+		obj := cur
+		cur = nil // a retry reads the object afresh
+		if !controllerutil.ContainsFinalizer(obj, Finalizer) {
+			return nil
+		}
+		patch := client.MergeFromWithOptions(obj.DeepCopy(), client.MergeFromWithOptimisticLock{})
+		controllerutil.RemoveFinalizer(obj, Finalizer)
+		return r.Client.Patch(ctx, obj, patch, client.FieldOwner(FieldManager))
+	})
 }
 
 // logout reads the API token and asks the instance to log out.
