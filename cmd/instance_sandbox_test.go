@@ -19,7 +19,6 @@ import (
 	"github.com/messenger-operator/messenger-operator/instance/chat"
 	"github.com/messenger-operator/messenger-operator/instance/webhook"
 	"github.com/messenger-operator/messenger-operator/internal/qrscan"
-	"github.com/messenger-operator/messenger-operator/internal/testpg"
 	"github.com/messenger-operator/messenger-operator/sandbox"
 )
 
@@ -80,17 +79,7 @@ func eventually(t *testing.T, what string, ok func() bool) {
 // The whole Chat API path against the sandbox, on SQLite and on PostgreSQL: QR in /status (the PNG
 // is decoded and scanned by a sandbox phone), pairing, a send that reaches a phone with its acks in
 // signed webhooks, a reply in /messages and in the webhook, /me, and logout to a fresh QR.
-func TestInstanceAgainstSandbox(t *testing.T) {
-	for _, db := range []string{"sqlite", "postgres"} {
-		t.Run(db, func(t *testing.T) {
-			database := ""
-			if db == "postgres" {
-				database = testpg.Shared(t).NewDatabase(t)
-			}
-			testInstanceAgainstSandbox(t, database)
-		})
-	}
-}
+func TestInstanceAgainstSandbox(t *testing.T) { onEachDatabase(t, testInstanceAgainstSandbox) }
 
 func testInstanceAgainstSandbox(t *testing.T, database string) {
 	var mu sync.Mutex

@@ -63,16 +63,21 @@ func call(t *testing.T, method, url, body string) map[string]any {
 
 func TestMain(m *testing.M) { os.Exit(testpg.Main(m)) }
 
-func TestInstanceServesQueuesAndDeliversWebhooks(t *testing.T) {
+// onEachDatabase runs test on SQLite (empty --database) and on a fresh PostgreSQL database.
+func onEachDatabase(t *testing.T, test func(t *testing.T, database string)) {
 	for _, db := range []string{"sqlite", "postgres"} {
 		t.Run(db, func(t *testing.T) {
 			database := ""
 			if db == "postgres" {
 				database = testpg.Shared(t).NewDatabase(t)
 			}
-			testServesQueuesAndDeliversWebhooks(t, database)
+			test(t, database)
 		})
 	}
+}
+
+func TestInstanceServesQueuesAndDeliversWebhooks(t *testing.T) {
+	onEachDatabase(t, testServesQueuesAndDeliversWebhooks)
 }
 
 func testServesQueuesAndDeliversWebhooks(t *testing.T, database string) {

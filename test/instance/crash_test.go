@@ -92,20 +92,7 @@ func status(t *testing.T, base string) map[string]any {
 }
 
 func TestSendsSurviveKill9(t *testing.T) {
-	sb, err := sandbox.Start(context.Background(), sandbox.Options{Listen: "127.0.0.1:0"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = sb.Close() })
-	for _, p := range []string{"15550001111", "15550002222"} {
-		if code := do(t, "POST", sb.URL()+"/sandbox/phones", map[string]string{"phone": p}, nil); code != 201 {
-			t.Fatalf("creating phone %s: %d", p, code)
-		}
-	}
-	dir, addr := t.TempDir(), freePort(t)
-	base := "http://" + addr
-	first := startInstance(t, addr, dir, sb.URL())
-	pairInstance(t, base, sb.URL())
+	sb, dir, addr, base, first := startPaired(t)
 
 	// Take the account offline (a ban), queue three messages, and kill the process hard.
 	do(t, "POST", sb.URL()+"/sandbox/faults", map[string]any{"phone": "15550001111", "kind": "ban", "seconds": 600}, nil)
@@ -159,20 +146,7 @@ func TestSendsSurviveKill9(t *testing.T) {
 // reaches the phone once, in the order it was queued.
 func TestKill9DuringBurst(t *testing.T) {
 	const total = 1000
-	sb, err := sandbox.Start(context.Background(), sandbox.Options{Listen: "127.0.0.1:0"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = sb.Close() })
-	for _, p := range []string{"15550001111", "15550002222"} {
-		if code := do(t, "POST", sb.URL()+"/sandbox/phones", map[string]string{"phone": p}, nil); code != 201 {
-			t.Fatalf("creating phone %s: %d", p, code)
-		}
-	}
-	dir, addr := t.TempDir(), freePort(t)
-	base := "http://" + addr
-	first := startInstance(t, addr, dir, sb.URL())
-	pairInstance(t, base, sb.URL())
+	sb, dir, addr, base, first := startPaired(t)
 
 	// Accept the burst (16 concurrent senders); queue numbers give the order.
 	order := make(map[string]int64, total)
@@ -233,6 +207,27 @@ func TestKill9DuringBurst(t *testing.T) {
 	// A send interrupted between the server's ack and our record is sent again with the same
 	// id: the phone shows it once. Report how often that happened.
 	t.Logf("%d of %d messages were delivered twice (same id, shown once)", resent, total)
+}
+
+// startPaired starts a sandbox with the phones 15550001111 (the instance's account) and
+// 15550002222, and the instance binary paired to the first.
+func startPaired(t *testing.T) (sb *sandbox.Server, dir, addr, base string, proc *exec.Cmd) {
+	t.Helper()
+	sb, err := sandbox.Start(context.Background(), sandbox.Options{Listen: "127.0.0.1:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = sb.Close() })
+	for _, p := range []string{"15550001111", "15550002222"} {
+		if code := do(t, "POST", sb.URL()+"/sandbox/phones", map[string]string{"phone": p}, nil); code != 201 {
+			t.Fatalf("creating phone %s: %d", p, code)
+		}
+	}
+	dir, addr = t.TempDir(), freePort(t)
+	base = "http://" + addr
+	proc = startInstance(t, addr, dir, sb.URL())
+	pairInstance(t, base, sb.URL())
+	return sb, dir, addr, base, proc
 }
 
 // pairInstance scans the instance's QR code with the phone of 15550001111.
