@@ -1,15 +1,12 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/messenger-operator/messenger-operator/hack/bench/benchutil"
@@ -31,52 +28,24 @@ func serveSandbox() error {
 
 // sandboxProc is the sandbox child process.
 type sandboxProc struct {
-	cmd   *exec.Cmd
-	stdin io.Closer
+	child *benchutil.Child
 	api   adminAPI
 }
 
 // startSandbox re-executes this program with -serve and reads the sandbox URL it announces.
 func startSandbox(ctx context.Context) (*sandboxProc, error) {
-	self, err := os.Executable()
-	if err != nil {
-		return nil, fmt.Errorf("finding own executable: %w", err)
-	}
-	cmd := exec.CommandContext(ctx, self, "-serve")
-	cmd.Stderr = os.Stderr
-	stdin, err := cmd.StdinPipe()
+	child, line, err := benchutil.StartChild(ctx)
 	if err != nil {
 		return nil, err
 	}
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		return nil, err
+	if !strings.HasPrefix(line, "http") {
+		child.Stop()
+		return nil, fmt.Errorf("sandbox child did not announce its URL (%q)", line)
 	}
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("starting sandbox child: %w", err)
-	}
-	p := &sandboxProc{cmd: cmd, stdin: stdin}
-	line, err := bufio.NewReader(out).ReadString('\n')
-	if err != nil || !strings.HasPrefix(line, "http") {
-		p.stop()
-		return nil, fmt.Errorf("sandbox child did not announce its URL (%q): %w", line, err)
-	}
-	p.api = adminAPI{url: strings.TrimSpace(line)}
-	return p, nil
+	return &sandboxProc{child: child, api: adminAPI{url: strings.TrimSpace(line)}}, nil
 }
 
-func (p *sandboxProc) stop() {
-	_ = p.stdin.Close()
-	_ = p.cmd.Process.Signal(syscall.SIGTERM)
-	done := make(chan struct{})
-	go func() { _ = p.cmd.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(10 * time.Second):
-		_ = p.cmd.Process.Kill()
-		<-done
-	}
-}
+func (p *sandboxProc) stop() { p.child.Stop() }
 
 // adminAPI calls the sandbox's admin REST API.
 type adminAPI struct{ url string }

@@ -92,7 +92,7 @@ func (r rig) warmUp(ctx context.Context, phone string, round int) error {
 
 func (r rig) timedBurst(ctx context.Context, who, phone string, round int) (burst, error) {
 	prefix := fmt.Sprintf("%s-r%d ", who, round)
-	self, sbPID := os.Getpid(), r.sb.cmd.Process.Pid
+	self, sbPID := os.Getpid(), r.sb.child.Cmd.Process.Pid
 	sender := self
 	if who == "instance" {
 		sender = r.inst.cmd.Process.Pid

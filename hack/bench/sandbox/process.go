@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -16,9 +15,9 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
+	"github.com/messenger-operator/messenger-operator/hack/bench/benchutil"
 	"github.com/messenger-operator/messenger-operator/sandbox"
 )
 
@@ -86,39 +85,23 @@ func serve() error {
 // sandboxProc is a sandbox running in a child process.
 type sandboxProc struct {
 	cmd     *exec.Cmd
-	stdin   io.Closer
+	end     func() // ends a -serve child; nil for the messenger-operator binary
 	url     string
 	control string // empty for the messenger-operator binary
 }
 
 // startChild re-executes this program with -serve.
 func startChild(ctx context.Context) (*sandboxProc, error) {
-	self, err := os.Executable()
-	if err != nil {
-		return nil, fmt.Errorf("finding own executable: %w", err)
-	}
-	cmd := exec.CommandContext(ctx, self, "-serve")
-	cmd.Stderr = os.Stderr
-	stdin, err := cmd.StdinPipe()
+	child, line, err := benchutil.StartChild(ctx)
 	if err != nil {
 		return nil, err
 	}
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		return nil, err
-	}
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("starting sandbox child: %w", err)
-	}
-	p := &sandboxProc{cmd: cmd, stdin: stdin}
-	line, err := bufio.NewReader(out).ReadString('\n')
 	fields := strings.Fields(line)
-	if err != nil || len(fields) != 2 {
-		p.stop()
-		return nil, fmt.Errorf("sandbox child did not announce its addresses (%q): %w", line, err)
+	if len(fields) != 2 {
+		child.Stop()
+		return nil, fmt.Errorf("sandbox child did not announce its addresses (%q)", line)
 	}
-	p.url, p.control = fields[0], fields[1]
-	return p, nil
+	return &sandboxProc{cmd: child.Cmd, end: child.Stop, url: fields[0], control: fields[1]}, nil
 }
 
 // startBinary runs `bin sandbox --listen 127.0.0.1:PORT` and waits until it answers.
@@ -164,18 +147,11 @@ func buildBinary(ctx context.Context) (string, error) {
 }
 
 func (p *sandboxProc) stop() {
-	if p.stdin != nil {
-		_ = p.stdin.Close()
+	if p.end != nil {
+		p.end()
+		return
 	}
-	_ = p.cmd.Process.Signal(syscall.SIGTERM)
-	done := make(chan struct{})
-	go func() { _ = p.cmd.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(10 * time.Second):
-		_ = p.cmd.Process.Kill()
-		<-done
-	}
+	benchutil.StopProcess(p.cmd, nil)
 }
 
 // profile starts or stops the child's CPU profile ("start", "stop") or writes its heap
