@@ -152,6 +152,9 @@ func (e *Engine) watchQR(cli *whatsmeow.Client, ch <-chan whatsmeow.QRChannelIte
 			e.setStatus(account.StatusLoading, account.SubstatusConnecting, "", "paired; logging in")
 		case whatsmeow.QRChannelTimeout.Event:
 			e.setStatus(account.StatusLoading, e.pairingSubstatus(), "", "QR code expired; preparing a new one")
+			// whatsmeow drops the socket of an expired attempt from a goroutine of its own; drop it
+			// here first, or the supervisor may still see it connected and wait for nothing.
+			cli.Disconnect()
 			signal(e.kick)
 		case whatsmeow.QRChannelClientOutdated.Event:
 			e.holdOff(account.SubstatusOutdated, "WhatsApp refused this client version as outdated")
@@ -161,6 +164,7 @@ func (e *Engine) watchQR(cli *whatsmeow.Client, ch <-chan whatsmeow.QRChannelIte
 			e.until = time.Now().Add(backoff(e.failures + 1))
 			e.failures++
 			e.mu.Unlock()
+			cli.Disconnect() // the attempt is over; the supervisor starts the next one
 			signal(e.kick)
 		}
 	}
