@@ -24,6 +24,7 @@ import (
 	"github.com/messenger-operator/messenger-operator/instance/chat"
 	"github.com/messenger-operator/messenger-operator/instance/fetch"
 	"github.com/messenger-operator/messenger-operator/instance/media"
+	"github.com/messenger-operator/messenger-operator/instance/queue"
 	"github.com/messenger-operator/messenger-operator/instance/store"
 	"github.com/messenger-operator/messenger-operator/internal/testpg"
 )
@@ -341,18 +342,19 @@ func TestSendFile(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var meta FileMetadata
-		if err := json.Unmarshal([]byte(it.Metadata), &meta); err != nil {
-			t.Fatal(err)
-		}
-		if it.Kind != store.KindFile || meta.MediaType != wantKind || meta.FileName != wantName || meta.Caption != wantCaption {
-			t.Fatalf("queued %+v meta %+v", it, meta)
-		}
-		p, err := h.media.Path(meta.File)
+		p, err := it.Payload()
 		if err != nil {
 			t.Fatal(err)
 		}
-		if data, err := os.ReadFile(p); err != nil || len(data) != meta.Size {
+		meta, _ := p.(queue.File)
+		if it.Kind != store.KindFile || meta.MediaType != wantKind || meta.FileName != wantName || meta.Caption != wantCaption {
+			t.Fatalf("queued %+v meta %+v", it, meta)
+		}
+		path, err := h.media.Path(meta.File)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if data, err := os.ReadFile(path); err != nil || len(data) != meta.Size {
 			t.Fatalf("stored file: %d bytes %v", len(data), err)
 		}
 	}
@@ -385,10 +387,10 @@ func TestGroup(t *testing.T) {
 	h2 := sqliteHarness(t, nil)
 	h2.eng.onWake = func() {
 		ctx := context.Background()
-		items, _ := h2.st.Pending(ctx, 10)
+		items, _ := h2.st.Due(ctx, time.Now(), 10)
 		for _, it := range items {
-			var meta GroupMetadata
-			_ = json.Unmarshal([]byte(it.Metadata), &meta)
+			p, _ := it.Payload()
+			meta, _ := p.(queue.Group)
 			if it.Kind != store.KindGroup || len(meta.Participants) != 2 || meta.Participants[0] != "17472822486@c.us" {
 				_ = h2.st.MarkFailed(ctx, it.QueueNumber, fmt.Sprintf("unexpected item %+v", meta))
 				continue

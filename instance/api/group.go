@@ -2,7 +2,6 @@ package api
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"net/http"
 	"strings"
@@ -10,6 +9,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/messenger-operator/messenger-operator/instance/queue"
 	"github.com/messenger-operator/messenger-operator/instance/store"
 )
 
@@ -49,7 +49,7 @@ func (s *Server) group(c *gin.Context) {
 		abort(c, http.StatusBadRequest, "phones is required: the members' phone numbers")
 		return
 	}
-	meta := GroupMetadata{GroupName: name, MessageText: req.MessageText}
+	meta := queue.Group{GroupName: name, MessageText: req.MessageText}
 	for _, p := range req.Phones {
 		id, ok := resolveChat(c, "", string(p))
 		if !ok {
@@ -57,14 +57,12 @@ func (s *Server) group(c *gin.Context) {
 		}
 		meta.Participants = append(meta.Participants, id.String())
 	}
-	raw, _ := json.Marshal(meta)
-	it, err := s.opts.Store.Enqueue(c.Request.Context(), store.NewItem{Kind: store.KindGroup, Body: name, Metadata: string(raw)})
+	it, err := s.opts.Store.Enqueue(c.Request.Context(), store.NewItem{Body: name, Payload: meta})
 	if err != nil {
-		s.log.Error("enqueue failed", "error", err)
-		abort(c, http.StatusServiceUnavailable, "could not queue the group: storage unavailable")
+		s.enqueueFailed(c, err, "group")
 		return
 	}
-	s.metrics.enqueued.WithLabelValues(store.KindGroup).Inc()
+	s.metrics.enqueued.WithLabelValues(queue.KindGroup).Inc()
 	s.opts.Engine.WakeQueue()
 	ctx, cancel := context.WithTimeout(c.Request.Context(), s.opts.GroupWait)
 	defer cancel()

@@ -77,13 +77,18 @@ func (s *Server) showQueue(c *gin.Context) {
 }
 
 func (s *Server) clearQueue(c *gin.Context) {
-	n, examples, err := s.opts.Store.ClearQueue(c.Request.Context())
+	cl, err := s.opts.Store.ClearQueue(c.Request.Context())
 	if err != nil {
 		s.log.Error("clearing queue", "error", err)
 		abort(c, http.StatusServiceUnavailable, "could not clear the queue: storage unavailable")
 		return
 	}
-	c.JSON(http.StatusOK, gin.H{"message": clearedText(n), "messageTextsExample": examples})
+	for _, f := range cl.Files { // the files of removed sends are no longer needed
+		if err := s.opts.Media.Remove(f); err != nil {
+			s.log.Warn("removing a cleared queued file", "file", f, "error", err)
+		}
+	}
+	c.JSON(http.StatusOK, gin.H{"message": clearedText(cl.Count), "messageTextsExample": cl.Examples})
 }
 
 func clearedText(n int) string {

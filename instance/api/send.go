@@ -1,7 +1,6 @@
 package api
 
 import (
-	"encoding/json"
 	"errors"
 	"io"
 	"mime"
@@ -14,6 +13,7 @@ import (
 	"github.com/messenger-operator/messenger-operator/instance/chat"
 	"github.com/messenger-operator/messenger-operator/instance/fetch"
 	"github.com/messenger-operator/messenger-operator/instance/media"
+	"github.com/messenger-operator/messenger-operator/instance/queue"
 	"github.com/messenger-operator/messenger-operator/instance/store"
 )
 
@@ -30,30 +30,6 @@ type sendMessageRequest struct {
 	Phone       flexString `json:"phone"`
 	Body        *string    `json:"body"`
 	QuotedMsgID string     `json:"quotedMsgId"`
-}
-
-// TextMetadata is the queue metadata of a text send.
-type TextMetadata struct {
-	QuotedMsgID string `json:"quotedMsgId,omitempty"`
-}
-
-// FileMetadata is the queue metadata of a file send; the engine reads it to upload the file.
-type FileMetadata struct {
-	// File is the media directory name of the stored file (media.Dir.Path).
-	File      string `json:"file"`
-	FileName  string `json:"fileName"`
-	MimeType  string `json:"mimeType"`
-	MediaType string `json:"mediaType"`
-	Caption   string `json:"caption,omitempty"`
-	Size      int    `json:"size"`
-}
-
-// GroupMetadata is the queue metadata of a group creation.
-type GroupMetadata struct {
-	GroupName string `json:"groupName"`
-	// Participants are chat ids (<digits>@c.us).
-	Participants []string `json:"participants"`
-	MessageText  string   `json:"messageText,omitempty"`
 }
 
 func (s *Server) sendMessage(c *gin.Context) {
@@ -79,8 +55,7 @@ func (s *Server) sendMessage(c *gin.Context) {
 			return
 		}
 	}
-	meta, _ := json.Marshal(TextMetadata{QuotedMsgID: req.QuotedMsgID})
-	s.enqueue(c, store.NewItem{Kind: store.KindText, Chat: to, Body: *req.Body, Metadata: string(meta)}, nil)
+	s.enqueue(c, store.NewItem{Chat: to, Body: *req.Body, Payload: queue.Text{QuotedMsgID: req.QuotedMsgID}}, nil)
 }
 
 // resolveChat answers 400 when neither chatId nor phone is given and 422 when one is invalid.
@@ -104,13 +79,26 @@ func (s *Server) enqueue(c *gin.Context, item store.NewItem, undo func()) {
 		if undo != nil {
 			undo()
 		}
-		s.log.Error("enqueue failed", "error", err)
-		abort(c, http.StatusServiceUnavailable, "could not queue the message: storage unavailable")
+		s.enqueueFailed(c, err, "message")
 		return
 	}
-	s.metrics.enqueued.WithLabelValues(item.Kind).Inc()
+	s.metrics.enqueued.WithLabelValues(item.Payload.Kind()).Inc()
 	s.opts.Engine.WakeQueue()
 	c.JSON(http.StatusOK, sendResponse{Sent: true, Message: "ok", ID: it.MessageID, QueueNumber: it.QueueNumber})
+}
+
+// enqueueFailed answers a send the store did not queue: 429 when the queue holds its maximum of
+// items, 507 when its files would pass the byte cap, 503 otherwise.
+func (s *Server) enqueueFailed(c *gin.Context, err error, what string) {
+	switch {
+	case errors.Is(err, store.ErrQueueFull):
+		abort(c, http.StatusTooManyRequests, "could not queue the %s: %v; retry once the queue drains", what, err)
+	case errors.Is(err, store.ErrQueueTooLarge):
+		abort(c, http.StatusInsufficientStorage, "could not queue the %s: %v; retry once the queue drains", what, err)
+	default:
+		s.log.Error("enqueue failed", "error", err)
+		abort(c, http.StatusServiceUnavailable, "could not queue the %s: storage unavailable", what)
+	}
 }
 
 type sendFileRequest struct {
@@ -146,9 +134,8 @@ func (s *Server) sendFile(c *gin.Context) {
 		abort(c, http.StatusServiceUnavailable, "could not store the file")
 		return
 	}
-	meta, _ := json.Marshal(FileMetadata{File: rel, FileName: file.Name, MimeType: file.MIME,
-		MediaType: file.Kind(), Caption: req.Caption, Size: len(file.Data)})
-	item := store.NewItem{Kind: store.KindFile, Chat: to, Body: file.Name, Metadata: string(meta)}
+	item := store.NewItem{Chat: to, Body: file.Name, Payload: queue.File{File: rel, FileName: file.Name,
+		MimeType: file.MIME, MediaType: file.Kind(), Caption: req.Caption, Size: len(file.Data)}}
 	// Nothing half-written: if the item cannot be queued, the stored file goes too.
 	s.enqueue(c, item, func() { _ = s.opts.Media.Remove(rel) })
 }

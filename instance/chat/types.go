@@ -110,6 +110,13 @@ type QueueItem struct {
 	MessageID string `json:"messageId"`
 	// Status is queued or sending.
 	Status string `json:"status"`
+	// Attempts counts the attempts to send the item so far.
+	Attempts int `json:"attempts"`
+	// LastError is the error of the last failed attempt ("" if none).
+	LastError string `json:"last_error"`
+	// NextTry is when the item is tried again after a failure, unix milliseconds (0: as soon as
+	// its chat's earlier items are sent).
+	NextTry int64 `json:"next_try"`
 }
 
 // WebhookPayload is the body POSTed to the webhook URL.

@@ -2,7 +2,6 @@ package engine
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -15,71 +14,107 @@ import (
 	"go.mau.fi/whatsmeow/types"
 	"google.golang.org/protobuf/proto"
 
-	"github.com/messenger-operator/messenger-operator/instance/api"
 	"github.com/messenger-operator/messenger-operator/instance/chat"
+	"github.com/messenger-operator/messenger-operator/instance/queue"
 	"github.com/messenger-operator/messenger-operator/instance/store"
 )
 
 const (
-	// drainBatch is how many queued items one pass reads.
+	// drainBatch is how many due items one pass reads.
 	drainBatch = 100
-	// maxAttempts ends a send that keeps failing transiently (about 10 minutes of retries while
-	// connected); time spent disconnected does not count, as nothing is attempted then.
-	maxAttempts = 100
+	// maxAttempts ends a send that keeps failing transiently: with the store's backoff (2 s
+	// doubling to 5 min) about an hour of retries while connected; time spent disconnected does
+	// not count, as nothing is attempted then.
+	maxAttempts = 20
 )
 
-// drainLoop sends queued items, oldest first, whenever the account is logged in. One sender keeps
-// the order of the queue, and so the order within every chat.
+// drainLoop sends due queue items whenever the account is logged in: on a wake (new items, a
+// connection), when the earliest backed-off item becomes due, and on a slow tick.
 func (e *Engine) drainLoop(ctx context.Context) {
 	tick := time.NewTicker(drainTick)
 	defer tick.Stop()
+	retry := time.NewTimer(time.Hour)
+	defer retry.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-e.wake:
 		case <-tick.C:
+		case <-retry.C:
 		}
 		for e.drainOnce(ctx) {
 		}
+		retry.Reset(e.untilNextRetry(ctx))
 	}
 }
 
-// drainOnce sends one batch; it returns true when there may be more to send right away.
-// Recording an item's outcome and claiming the next one (state "sending") are submitted together,
-// so the store's group commit makes them one transaction: one commit per message, not two.
+// untilNextRetry is how long until the earliest backed-off item is due (an hour when none is).
+func (e *Engine) untilNextRetry(ctx context.Context) time.Duration {
+	next, ok, err := e.opts.Store.NextRetry(ctx, time.Now())
+	if err != nil || !ok {
+		return time.Hour
+	}
+	return max(time.Until(next), time.Millisecond)
+}
+
+// drainOnce sends one batch of due items; it returns true when there may be more to send right
+// away. The store lists at most the due items of every chat in queue order; a chat whose item is
+// put back for a retry is skipped for the rest of the pass, so its later items keep waiting while
+// the other chats go on. Recording an item's outcome and claiming the next one (state "sending")
+// are submitted together, so the store's group commit makes them one transaction.
 func (e *Engine) drainOnce(ctx context.Context) bool {
 	cli := e.loggedIn()
 	if cli == nil {
 		return false
 	}
-	items, err := e.opts.Store.Pending(ctx, drainBatch)
+	items, err := e.opts.Store.Due(ctx, time.Now(), drainBatch)
 	if err != nil {
 		e.log.Error("reading the queue failed", "err", err)
 		return false
 	}
-	claimed := len(items) > 0 && e.claim(ctx, items[0])
-	for i, it := range items {
+	blocked := map[string]bool{} // chats with an item put back in this pass
+	next := func(from int) int {
+		for j := from; j < len(items); j++ {
+			if items[j].Kind == store.KindGroup || !blocked[items[j].ChatID] {
+				return j
+			}
+		}
+		return len(items)
+	}
+	i := next(0)
+	claimed := i < len(items) && e.claim(ctx, items[i])
+	progress := false
+	for i < len(items) {
 		if ctx.Err() != nil {
 			return false
 		}
+		it := items[i]
 		if !claimed { // cleared meanwhile
-			claimed = i+1 < len(items) && e.claim(ctx, items[i+1])
+			i = next(i + 1)
+			claimed = i < len(items) && e.claim(ctx, items[i])
 			continue
 		}
 		out := e.attempt(ctx, cli, it)
+		if out.offline {
+			e.record(ctx, it, out)
+			return false // the connection went away: the drainer is woken when it is back
+		}
+		if !out.final && it.Kind != store.KindGroup {
+			blocked[it.ChatID] = true
+		}
+		progress = progress || out.final
+		i = next(i + 1)
 		var wg sync.WaitGroup
 		claimed = false
-		if out.final && i+1 < len(items) {
-			wg.Go(func() { claimed = e.claim(ctx, items[i+1]) })
+		if i < len(items) {
+			j := i
+			wg.Go(func() { claimed = e.claim(ctx, items[j]) })
 		}
 		e.record(ctx, it, out)
 		wg.Wait()
-		if !out.final {
-			return false // keep the order: a transient failure stops this pass
-		}
 	}
-	return len(items) == drainBatch
+	return progress && len(items) == drainBatch
 }
 
 // claim moves an item to state sending; false means it is gone (the queue was cleared).
@@ -93,10 +128,11 @@ func (e *Engine) claim(ctx context.Context, it store.Item) bool {
 
 // outcome is the result of one attempt to send a queued item.
 type outcome struct {
-	result string        // e.g. a new group's chat id
-	msg    *chat.Message // the journal entry of what was sent
-	err    error
-	final  bool // sent, or failed for good; false: retry later
+	result  string        // e.g. a new group's chat id
+	msg     *chat.Message // the journal entry of what was sent
+	err     error
+	final   bool // sent, or failed for good; false: retry later
+	offline bool // the attempt was cut short by the connection: it does not count
 }
 
 // attempt sends one claimed item to WhatsApp.
@@ -108,8 +144,16 @@ func (e *Engine) attempt(ctx context.Context, cli *whatsmeow.Client, it store.It
 		msg.Author = cli.Store.ID.User + "@" + chat.ServerChatAPI
 		msg.SenderName = cli.Store.PushName
 	}
-	return outcome{result: result, msg: msg, err: err,
-		final: err == nil || permanent(err) || it.Attempts+1 >= maxAttempts}
+	out := outcome{result: result, msg: msg, err: err}
+	switch {
+	case err == nil || permanent(err):
+		out.final = true
+	case ctx.Err() != nil || disconnected(err) || !cli.IsConnected():
+		out.offline = true
+	default:
+		out.final = it.Attempts+1 >= maxAttempts
+	}
+	return out
 }
 
 // record stores an attempt's outcome: sent, failed for good, or back to the queue.
@@ -120,12 +164,18 @@ func (e *Engine) record(ctx context.Context, it store.Item, out outcome) {
 		e.sendsOK.Add(1)
 		err = e.opts.Store.MarkSent(ctx, it.QueueNumber, out.result, out.msg)
 	case out.final:
-		e.log.Info("send failed for good", "queueNumber", it.QueueNumber, "err", out.err)
+		e.log.Info("send failed for good", "queueNumber", it.QueueNumber, "chatId", it.ChatID, "err", out.err)
 		e.sendsFailed.Add(1)
 		err = e.opts.Store.MarkFailed(ctx, it.QueueNumber, out.err.Error())
+	case out.offline:
+		e.log.Info("send interrupted by the connection; it goes again once connected", "queueNumber", it.QueueNumber,
+			"err", out.err)
+		// The store's own context: the engine may be stopping, and the item must not stay "sending".
+		err = e.opts.Store.Postpone(context.WithoutCancel(ctx), it.QueueNumber, out.err.Error())
 	default:
-		e.log.Warn("send failed, will retry", "queueNumber", it.QueueNumber, "err", out.err)
-		err = e.opts.Store.Requeue(ctx, it.QueueNumber, out.err.Error())
+		e.log.Warn("send failed, will retry", "queueNumber", it.QueueNumber, "chatId", it.ChatID,
+			"attempts", it.Attempts+1, "err", out.err)
+		err = e.opts.Store.Retry(ctx, it.QueueNumber, out.err.Error())
 	}
 	if err != nil {
 		e.log.Error("recording a send failed", "queueNumber", it.QueueNumber, "err", err)
@@ -138,25 +188,50 @@ func (e *Engine) SendStats() (sent, failed uint64) { return e.sendsOK.Load(), e.
 // errPermanent marks failures that retrying cannot fix.
 var errPermanent = errors.New("permanent")
 
+// permanentErrors are whatsmeow's answers that retrying cannot change: the group does not exist
+// (404) or the account is not in it (403), the request is refused as malformed or not allowed,
+// the server refused the message itself, or the destination cannot exist.
+var permanentErrors = []error{
+	errPermanent, whatsmeow.ErrServerReturnedError,
+	whatsmeow.ErrGroupNotFound, whatsmeow.ErrNotInGroup,
+	whatsmeow.ErrIQBadRequest, whatsmeow.ErrIQForbidden, whatsmeow.ErrIQNotFound, whatsmeow.ErrIQNotAllowed,
+	whatsmeow.ErrIQNotAcceptable, whatsmeow.ErrIQGone,
+	whatsmeow.ErrUnknownServer, whatsmeow.ErrRecipientADJID, whatsmeow.ErrBroadcastListUnsupported,
+	whatsmeow.ErrInvalidInlineBotID,
+}
+
 func permanent(err error) bool {
-	if errors.Is(err, errPermanent) || errors.Is(err, whatsmeow.ErrServerReturnedError) {
-		return true
+	for _, p := range permanentErrors {
+		if errors.Is(err, p) {
+			return true
+		}
 	}
+	// whatsmeow reports these with fmt.Errorf and no sentinel.
 	msg := err.Error()
 	return strings.Contains(msg, "no LID found") || strings.Contains(msg, "not on WhatsApp")
 }
 
+// disconnected reports errors of a connection that went away mid-request.
+func disconnected(err error) bool {
+	var de *whatsmeow.DisconnectedError
+	return errors.As(err, &de) || errors.Is(err, whatsmeow.ErrNotConnected) || errors.Is(err, whatsmeow.ErrNotLoggedIn)
+}
+
 // deliver sends an item to WhatsApp and returns its result (a new group's id) and its journal entry.
 func (e *Engine) deliver(ctx context.Context, cli *whatsmeow.Client, it store.Item) (string, *chat.Message, error) {
-	switch it.Kind {
-	case store.KindText:
-		return "", e.entry(it, chat.TypeChat, it.Body), e.send(ctx, cli, it.ChatID, it.WAID, &waE2E.Message{Conversation: proto.String(it.Body)})
-	case store.KindFile:
-		return e.deliverFile(ctx, cli, it)
-	case store.KindGroup:
-		return e.deliverGroup(ctx, cli, it)
+	p, err := it.Payload()
+	if err != nil {
+		return "", nil, fmt.Errorf("%w: %v", errPermanent, err)
 	}
-	return "", nil, fmt.Errorf("%w: unknown queue item kind %q", errPermanent, it.Kind)
+	switch p := p.(type) {
+	case queue.Text:
+		return "", e.entry(it, chat.TypeChat, it.Body), e.send(ctx, cli, it.ChatID, it.WAID, &waE2E.Message{Conversation: proto.String(it.Body)})
+	case queue.File:
+		return e.deliverFile(ctx, cli, it, p)
+	case queue.Group:
+		return e.deliverGroup(ctx, cli, it, p)
+	}
+	return "", nil, fmt.Errorf("%w: queue item kind %q cannot be sent", errPermanent, it.Kind)
 }
 
 func (e *Engine) entry(it store.Item, kind, body string) *chat.Message {
@@ -198,11 +273,7 @@ func (e *Engine) checkOnWhatsApp(ctx context.Context, cli *whatsmeow.Client, jid
 	return nil
 }
 
-func (e *Engine) deliverFile(ctx context.Context, cli *whatsmeow.Client, it store.Item) (string, *chat.Message, error) {
-	var meta api.FileMetadata
-	if err := json.Unmarshal([]byte(it.Metadata), &meta); err != nil {
-		return "", nil, fmt.Errorf("%w: bad file metadata: %v", errPermanent, err)
-	}
+func (e *Engine) deliverFile(ctx context.Context, cli *whatsmeow.Client, it store.Item, meta queue.File) (string, *chat.Message, error) {
 	path, err := e.opts.Media.Path(meta.File)
 	if err != nil {
 		return "", nil, fmt.Errorf("%w: %v", errPermanent, err)
@@ -221,7 +292,7 @@ func (e *Engine) deliverFile(ctx context.Context, cli *whatsmeow.Client, it stor
 }
 
 // uploadMessage uploads a file and builds the message that carries it.
-func uploadMessage(ctx context.Context, cli *whatsmeow.Client, meta api.FileMetadata, data []byte) (*waE2E.Message, error) {
+func uploadMessage(ctx context.Context, cli *whatsmeow.Client, meta queue.File, data []byte) (*waE2E.Message, error) {
 	kind := map[string]whatsmeow.MediaType{chat.TypeImage: whatsmeow.MediaImage, chat.TypeVideo: whatsmeow.MediaVideo,
 		chat.TypeAudio: whatsmeow.MediaAudio, chat.TypePTT: whatsmeow.MediaAudio}[meta.MediaType]
 	if kind == "" {
@@ -249,45 +320,59 @@ func uploadMessage(ctx context.Context, cli *whatsmeow.Client, meta api.FileMeta
 		FileName: proto.String(meta.FileName), Caption: caption}}, nil
 }
 
-// deliverGroup creates a group and sends its first message, if any.
-func (e *Engine) deliverGroup(ctx context.Context, cli *whatsmeow.Client, it store.Item) (string, *chat.Message, error) {
-	var meta api.GroupMetadata
-	if err := json.Unmarshal([]byte(it.Metadata), &meta); err != nil {
-		return "", nil, fmt.Errorf("%w: bad group metadata: %v", errPermanent, err)
+// deliverGroup creates a group and sends its first message, if any. The new group is recorded on
+// the item before anything else can fail, so a retry (or a resend after a crash) never creates it
+// twice.
+func (e *Engine) deliverGroup(ctx context.Context, cli *whatsmeow.Client, it store.Item, meta queue.Group) (string, *chat.Message, error) {
+	gid := it.Result
+	if gid == "" {
+		created, err := e.createGroup(ctx, cli, meta)
+		if err != nil {
+			return "", nil, err
+		}
+		gid = created
+		if err := e.opts.Store.RecordResult(context.WithoutCancel(ctx), it.QueueNumber, gid); err != nil {
+			return "", nil, fmt.Errorf("%w: group %s created but not recorded: %v", errPermanent, gid, err)
+		}
 	}
+	group, _ := chat.ParseChatID(gid)
+	if meta.MessageText == "" {
+		return gid, nil, nil
+	}
+	entry := e.entry(it, chat.TypeChat, meta.MessageText)
+	entry.ChatID = gid
+	entry.ID = chat.MessageID{FromMe: true, Chat: group, WAID: it.WAID}.String()
+	if err := e.send(ctx, cli, gid, it.WAID, &waE2E.Message{Conversation: proto.String(meta.MessageText)}); err != nil {
+		// The group exists: never create it twice. Its first message goes back to the queue alone.
+		e.log.Warn("group created but its first message failed; queueing it again", "group", gid, "err", err)
+		if _, qerr := e.opts.Store.Enqueue(ctx, store.NewItem{Payload: queue.Text{}, Chat: group,
+			Body: meta.MessageText}); qerr != nil {
+			return "", nil, fmt.Errorf("%w: group %s created but its first message was lost: %v", errPermanent, gid, qerr)
+		}
+		return gid, nil, nil
+	}
+	return gid, entry, nil
+}
+
+// createGroup creates the group of meta and returns its chat id.
+func (e *Engine) createGroup(ctx context.Context, cli *whatsmeow.Client, meta queue.Group) (string, error) {
 	req := whatsmeow.ReqCreateGroup{Name: meta.GroupName}
 	for _, p := range meta.Participants {
 		id, err := chat.ParseChatID(p)
 		if err != nil {
-			return "", nil, fmt.Errorf("%w: %v", errPermanent, err)
+			return "", fmt.Errorf("%w: %v", errPermanent, err)
 		}
 		jid, _ := types.ParseJID(id.JID())
 		if id.Kind == chat.Person {
 			if err := e.checkOnWhatsApp(ctx, cli, jid); err != nil {
-				return "", nil, err
+				return "", err
 			}
 		}
 		req.Participants = append(req.Participants, jid)
 	}
 	info, err := cli.CreateGroup(ctx, req)
 	if err != nil {
-		return "", nil, fmt.Errorf("creating group: %w", err)
+		return "", fmt.Errorf("creating group: %w", err)
 	}
-	gid := chat.ID{Kind: chat.Group, User: info.JID.User}.String()
-	if meta.MessageText == "" {
-		return gid, nil, nil
-	}
-	entry := e.entry(it, chat.TypeChat, meta.MessageText)
-	entry.ChatID = gid
-	entry.ID = chat.MessageID{FromMe: true, Chat: chat.ID{Kind: chat.Group, User: info.JID.User}, WAID: it.WAID}.String()
-	if err := e.send(ctx, cli, gid, it.WAID, &waE2E.Message{Conversation: proto.String(meta.MessageText)}); err != nil {
-		// The group exists: never create it twice. Its first message goes back to the queue alone.
-		e.log.Warn("group created but its first message failed; queueing it again", "group", gid, "err", err)
-		if _, qerr := e.opts.Store.Enqueue(ctx, store.NewItem{Kind: store.KindText,
-			Chat: chat.ID{Kind: chat.Group, User: info.JID.User}, Body: meta.MessageText, Metadata: "{}"}); qerr != nil {
-			return "", nil, fmt.Errorf("%w: group %s created but its first message was lost: %v", errPermanent, gid, qerr)
-		}
-		return gid, nil, nil
-	}
-	return gid, entry, nil
+	return chat.ID{Kind: chat.Group, User: info.JID.User}.String(), nil
 }

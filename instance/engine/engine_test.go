@@ -15,6 +15,7 @@ import (
 	"github.com/messenger-operator/messenger-operator/instance/chat"
 	"github.com/messenger-operator/messenger-operator/instance/engine"
 	"github.com/messenger-operator/messenger-operator/instance/media"
+	"github.com/messenger-operator/messenger-operator/instance/queue"
 	"github.com/messenger-operator/messenger-operator/instance/store"
 	"github.com/messenger-operator/messenger-operator/sandbox"
 )
@@ -184,7 +185,7 @@ func TestEngineSendsReceivesAndAcks(t *testing.T) {
 	h.pair()
 	ctx := context.Background()
 
-	it, err := h.store.Enqueue(ctx, store.NewItem{Kind: store.KindText, Chat: bob, Body: "hello bob", Metadata: "{}"})
+	it, err := h.store.Enqueue(ctx, store.NewItem{Payload: queue.Text{}, Chat: bob, Body: "hello bob"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -210,7 +211,7 @@ func TestEngineSendsReceivesAndAcks(t *testing.T) {
 	}
 
 	// A number that is not on WhatsApp fails for good, with a reason.
-	bad, _ := h.store.Enqueue(ctx, store.NewItem{Kind: store.KindText, Chat: chat.ID{Kind: chat.Person, User: "15559999999"}, Body: "x", Metadata: "{}"})
+	bad, _ := h.store.Enqueue(ctx, store.NewItem{Payload: queue.Text{}, Chat: chat.ID{Kind: chat.Person, User: "15559999999"}, Body: "x"})
 	h.eng.WakeQueue()
 	wctx, cancel := context.WithTimeout(ctx, waitFor)
 	defer cancel()
@@ -238,7 +239,7 @@ func TestEngineQueueSurvivesRestartAndDrainsOnLogin(t *testing.T) {
 	}
 	var items []store.Item
 	for _, body := range []string{"first", "second", "third"} {
-		it, err := st.Enqueue(context.Background(), store.NewItem{Kind: store.KindText, Chat: bob, Body: body, Metadata: "{}"})
+		it, err := st.Enqueue(context.Background(), store.NewItem{Payload: queue.Text{}, Chat: bob, Body: body})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -5,14 +5,13 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
-	"encoding/json"
 	"os"
 	"strings"
 	"testing"
 
-	"github.com/messenger-operator/messenger-operator/instance/api"
 	"github.com/messenger-operator/messenger-operator/instance/chat"
 	"github.com/messenger-operator/messenger-operator/instance/media"
+	"github.com/messenger-operator/messenger-operator/instance/queue"
 	"github.com/messenger-operator/messenger-operator/instance/store"
 	"github.com/messenger-operator/messenger-operator/sandbox"
 )
@@ -27,9 +26,8 @@ func TestEngineFilesBothWays(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	meta, _ := json.Marshal(api.FileMetadata{File: rel, FileName: "cover.png", MimeType: "image/png",
-		MediaType: chat.TypeImage, Caption: "the cover", Size: len(img)})
-	it, err := h.store.Enqueue(ctx, store.NewItem{Kind: store.KindFile, Chat: bob, Body: "cover.png", Metadata: string(meta)})
+	it, err := h.store.Enqueue(ctx, store.NewItem{Chat: bob, Body: "cover.png", Payload: queue.File{File: rel,
+		FileName: "cover.png", MimeType: "image/png", MediaType: chat.TypeImage, Caption: "the cover", Size: len(img)}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,9 +72,8 @@ func TestEngineCreatesGroups(t *testing.T) {
 	h := newHarness(t, t.TempDir())
 	h.pair()
 	ctx := context.Background()
-	meta, _ := json.Marshal(api.GroupMetadata{GroupName: "Browsers", Participants: []string{"15550002222@c.us"},
-		MessageText: "Safari is the new IE"})
-	it, err := h.store.Enqueue(ctx, store.NewItem{Kind: store.KindGroup, Body: "Browsers", Metadata: string(meta)})
+	it, err := h.store.Enqueue(ctx, store.NewItem{Body: "Browsers", Payload: queue.Group{GroupName: "Browsers",
+		Participants: []string{"15550002222@c.us"}, MessageText: "Safari is the new IE"}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/messenger-operator/messenger-operator/instance/chat"
+	"github.com/messenger-operator/messenger-operator/instance/queue"
 )
 
 // TestCrashChild is the child process of TestEnqueueSurvivesKill: it enqueues from 32 goroutines and
@@ -30,7 +31,7 @@ func TestCrashChild(t *testing.T) {
 	for w := range 32 {
 		wg.Go(func() {
 			for i := 0; ; i++ {
-				it, err := s.Enqueue(context.Background(), NewItem{Kind: KindText, Chat: to, Body: fmt.Sprint(w, "-", i)})
+				it, err := s.Enqueue(context.Background(), NewItem{Payload: queue.Text{}, Chat: to, Body: fmt.Sprint(w, "-", i)})
 				if err != nil {
 					fmt.Fprintln(os.Stderr, err)
 					return
@@ -86,7 +87,7 @@ func TestEnqueueSurvivesKill(t *testing.T) {
 			}
 			t.Logf("%d acknowledged before kill -9, %d in the queue after restart", len(acked), total)
 			// Numbering continues after the crash without reuse.
-			it, err := s.Enqueue(context.Background(), NewItem{Kind: KindText, Chat: person(t, "17472822486"), Body: "after"})
+			it, err := s.Enqueue(context.Background(), NewItem{Payload: queue.Text{}, Chat: person(t, "17472822486"), Body: "after"})
 			if err != nil || int(it.QueueNumber) != total+1 {
 				t.Fatalf("after restart: queue number %d, want %d (%v)", it.QueueNumber, total+1, err)
 			}

@@ -59,6 +59,15 @@ var migrations = [][]string{
 			last_error TEXT NOT NULL DEFAULT '',
 			dead BOOLEAN NOT NULL DEFAULT FALSE)`,
 	},
+	{ // 2: queue scheduling per chat with a retry time per item, and the queue's size for its caps
+		`ALTER TABLE mo_queue ADD COLUMN next_try BIGINT NOT NULL DEFAULT 0`,
+		`ALTER TABLE mo_queue ADD COLUMN size BIGINT NOT NULL DEFAULT 0`,
+		`CREATE INDEX mo_queue_pending_chat ON mo_queue (chat_id, queue_number) WHERE state IN ('queued', 'sending')`,
+		`CREATE INDEX mo_queue_next_try ON mo_queue (next_try) WHERE state = 'queued'`,
+		`INSERT INTO mo_counters (name, value)
+			SELECT 'queued_items', COUNT(*) FROM mo_queue WHERE state IN ('queued', 'sending')`,
+		`INSERT INTO mo_counters (name, value) VALUES ('queued_bytes', 0)`,
+	},
 }
 
 // SchemaVersion is the schema version this build writes.

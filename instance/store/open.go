@@ -1,6 +1,7 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
@@ -42,6 +43,12 @@ type Options struct {
 	MaxBatch int
 	// Logger receives operational logs; nil discards them.
 	Logger *slog.Logger
+	// MaxQueueItems caps how many sends may wait in the queue; zero means DefaultMaxQueueItems,
+	// negative means no cap.
+	MaxQueueItems int64
+	// MaxQueueBytes caps the bytes of the files waiting in the queue; zero means
+	// DefaultMaxQueueBytes, negative means no cap.
+	MaxQueueBytes int64
 }
 
 // Store is the durable state of one instance. It is safe for concurrent use.
@@ -64,6 +71,8 @@ type Store struct {
 	waiters  waiters
 	batches  atomic.Int64
 	commits  atomic.Int64
+
+	maxItems, maxBytes int64 // queue caps; <= 0: none
 }
 
 // Open opens (creating if needed) the database named by opts, applies the schema migrations and
@@ -101,6 +110,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		s.maxBatch = 256
 	}
 	s.waiters.m = map[int64][]chan struct{}{}
+	s.maxItems, s.maxBytes = cmp.Or(opts.MaxQueueItems, DefaultMaxQueueItems), cmp.Or(opts.MaxQueueBytes, DefaultMaxQueueBytes)
 	if err := s.migrate(ctx); err != nil {
 		_ = db.Close()
 		return nil, err

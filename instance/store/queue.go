@@ -9,13 +9,14 @@ import (
 	"time"
 
 	"github.com/messenger-operator/messenger-operator/instance/chat"
+	"github.com/messenger-operator/messenger-operator/instance/queue"
 )
 
-// Queue item kinds.
+// Queue item kinds (the payload types are in package queue).
 const (
-	KindText  = "text"
-	KindFile  = "file"
-	KindGroup = "group"
+	KindText  = queue.KindText
+	KindFile  = queue.KindFile
+	KindGroup = queue.KindGroup
 )
 
 // Queue item states.
@@ -31,14 +32,12 @@ var ErrNotFound = errors.New("not found")
 
 // NewItem is a send request to queue.
 type NewItem struct {
-	// Kind is KindText, KindFile or KindGroup.
-	Kind string
 	// Chat is the destination (for groups: zero, the group does not exist yet).
 	Chat chat.ID
 	// Body is the text, or for files the caption-less description shown in the queue.
 	Body string
-	// Metadata is JSON with kind-specific details (file path, MIME, caption, group members…).
-	Metadata string
+	// Payload is what to send: queue.Text, queue.File, queue.Group…
+	Payload queue.Payload
 }
 
 // Item is a queued send.
@@ -47,65 +46,89 @@ type Item struct {
 	// MessageID is the Chat API id the message will have: true_<chatId>_<WAID>.
 	MessageID string
 	// WAID is the WhatsApp message id, fixed at enqueue time.
-	WAID      string
-	ChatID    string
-	Kind      string
-	Body      string
-	Metadata  string
-	State     string
-	Reason    string
+	WAID   string
+	ChatID string
+	Kind   string
+	Body   string
+	// Metadata is the payload as stored (JSON); Payload decodes it.
+	Metadata string
+	State    string
+	// Reason is why the item failed for good, or the error of its last attempt.
+	Reason string
+	// Result is what a send produced (a new group's chat id; for a group creation it is recorded
+	// as soon as the group exists, before the item is sent).
 	Result    string
 	Attempts  int
 	CreatedAt time.Time
 	LastTry   time.Time
+	// NextTry is when the item may be tried again (zero: at once).
+	NextTry time.Time
+	// Size is the bytes of queued file the item holds.
+	Size int64
 }
+
+// Payload decodes the item's payload.
+func (it Item) Payload() (queue.Payload, error) { return queue.Decode(it.Kind, it.Metadata) }
 
 // Wire returns the item as GET /showMessagesQueue shows it.
 func (it Item) Wire() chat.QueueItem {
-	var last int64
-	if !it.LastTry.IsZero() {
-		last = it.LastTry.UnixMilli()
-	}
 	return chat.QueueItem{ID: it.QueueNumber, Body: it.Body, Type: it.Kind, ChatID: it.ChatID,
-		LastTry: last, Metadata: it.Metadata, MessageID: it.MessageID, Status: it.State}
+		LastTry: unixMilli(it.LastTry), Metadata: it.Metadata, MessageID: it.MessageID, Status: it.State,
+		Attempts: it.Attempts, LastError: it.Reason, NextTry: unixMilli(it.NextTry)}
+}
+
+func unixMilli(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMilli()
+}
+
+func fromMilli(ms int64) time.Time {
+	if ms <= 0 {
+		return time.Time{}
+	}
+	return time.UnixMilli(ms)
 }
 
 const itemColumns = `queue_number, message_id, wa_id, chat_id, kind, body, metadata, state, reason, result,
-	attempts, created_at, last_try`
+	attempts, created_at, last_try, next_try, size`
 
 func scanItem(row interface{ Scan(...any) error }) (Item, error) {
 	var it Item
-	var created, last int64
+	var created, last, next int64
 	err := row.Scan(&it.QueueNumber, &it.MessageID, &it.WAID, &it.ChatID, &it.Kind, &it.Body, &it.Metadata,
-		&it.State, &it.Reason, &it.Result, &it.Attempts, &created, &last)
+		&it.State, &it.Reason, &it.Result, &it.Attempts, &created, &last, &next, &it.Size)
 	if err != nil {
 		return Item{}, err
 	}
 	it.CreatedAt = time.UnixMilli(created)
-	if last > 0 {
-		it.LastTry = time.UnixMilli(last)
-	}
+	it.LastTry, it.NextTry = fromMilli(last), fromMilli(next)
 	return it, nil
 }
 
 // Enqueue stores a send durably (committed before it returns) and returns it with its queue number
-// and message id.
+// and message id. Over the queue's caps it queues nothing and returns ErrQueueFull or
+// ErrQueueTooLarge.
 func (s *Store) Enqueue(ctx context.Context, n NewItem) (Item, error) {
-	if n.Kind != KindText && n.Kind != KindFile && n.Kind != KindGroup {
-		return Item{}, fmt.Errorf("enqueue: unknown kind %q", n.Kind)
+	if n.Payload == nil {
+		return Item{}, errors.New("enqueue: no payload")
 	}
-	if n.Metadata == "" {
-		n.Metadata = "{}"
+	meta, err := queue.Encode(n.Payload)
+	if err != nil {
+		return Item{}, fmt.Errorf("enqueue: %w", err)
 	}
-	it := Item{WAID: chat.NewWAID(), ChatID: n.Chat.String(), Kind: n.Kind, Body: n.Body,
-		Metadata: n.Metadata, State: StateQueued, CreatedAt: time.Now()}
+	it := Item{WAID: chat.NewWAID(), ChatID: n.Chat.String(), Kind: n.Payload.Kind(), Body: n.Body,
+		Metadata: meta, State: StateQueued, CreatedAt: time.Now(), Size: queue.Bytes(n.Payload)}
+	if err := s.checkCaps(ctx, it.Size); err != nil {
+		return Item{}, fmt.Errorf("enqueue: %w", err)
+	}
 	it.MessageID = chat.MessageID{FromMe: true, Chat: n.Chat, WAID: it.WAID}.String()
-	if n.Kind == KindGroup {
+	if it.Kind == KindGroup {
 		// Placeholder until the group exists (see MarkSent).
 		it.MessageID = "true_group_" + it.WAID
 	}
-	err := s.submit(ctx, &writeReq{enqueue: &it, done: make(chan error, 1)})
-	if err != nil {
+	if err := s.submit(ctx, &writeReq{enqueue: &it, done: make(chan error, 1)}); err != nil {
 		return Item{}, fmt.Errorf("enqueue: %w", err)
 	}
 	return it, nil
@@ -137,13 +160,6 @@ func (s *Store) ListQueue(ctx context.Context, limit int) (int, []Item, error) {
 	return total, items, err
 }
 
-// Pending returns up to limit queued items in queue order: the drainer sends them in this order,
-// which keeps the order per chat.
-func (s *Store) Pending(ctx context.Context, limit int) ([]Item, error) {
-	return s.queryItems(ctx, `SELECT `+itemColumns+` FROM mo_queue WHERE state = $1 ORDER BY queue_number LIMIT $2`,
-		StateQueued, limit)
-}
-
 func (s *Store) queryItems(ctx context.Context, query string, args ...any) ([]Item, error) {
 	rows, err := s.db.QueryContext(ctx, query, args...)
 	if err != nil {
@@ -164,44 +180,58 @@ func (s *Store) queryItems(ctx context.Context, query string, args ...any) ([]It
 	return items, nil
 }
 
-// ClearQueue deletes every queued (not yet sending) item and returns how many, with up to 10 of
-// their bodies as examples.
-func (s *Store) ClearQueue(ctx context.Context) (int, []string, error) {
-	var n int
-	var examples []string
+// Cleared is what ClearQueue removed.
+type Cleared struct {
+	// Count is how many items were removed.
+	Count int
+	// Examples are up to 10 of their bodies.
+	Examples []string
+	// Files are the media directory names of the queued files of removed file items: they are
+	// the caller's to delete.
+	Files []string
+}
+
+// ClearQueue deletes every queued (not yet sending) item.
+func (s *Store) ClearQueue(ctx context.Context) (Cleared, error) {
+	var out Cleared
 	err := s.write(ctx, func(ctx context.Context, tx *wtx) error {
-		examples = examples[:0]
-		rows, err := tx.QueryContext(ctx, `SELECT body FROM mo_queue WHERE state = $1 ORDER BY queue_number LIMIT 10`,
-			StateQueued)
+		out = Cleared{Examples: []string{}}
+		rows, err := tx.QueryContext(ctx, `SELECT body, kind, metadata, size FROM mo_queue WHERE state = $1
+			ORDER BY queue_number`, StateQueued)
 		if err != nil {
 			return fmt.Errorf("reading queue: %w", err)
 		}
+		var size int64
 		for rows.Next() {
-			var b string
-			if err := rows.Scan(&b); err != nil {
+			var body, kind, meta string
+			var n int64
+			if err := rows.Scan(&body, &kind, &meta, &n); err != nil {
 				_ = rows.Close()
 				return fmt.Errorf("reading queue: %w", err)
 			}
-			examples = append(examples, b)
+			if len(out.Examples) < 10 {
+				out.Examples = append(out.Examples, body)
+			}
+			if p, err := queue.Decode(kind, meta); err == nil {
+				if f, ok := p.(queue.File); ok && f.File != "" {
+					out.Files = append(out.Files, f.File)
+				}
+			}
+			out.Count++
+			size += n
 		}
 		if err := rows.Close(); err != nil {
 			return fmt.Errorf("reading queue: %w", err)
 		}
-		res, err := tx.ExecContext(ctx, `DELETE FROM mo_queue WHERE state = $1`, StateQueued)
-		if err != nil {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM mo_queue WHERE state = $1`, StateQueued); err != nil {
 			return fmt.Errorf("clearing queue: %w", err)
 		}
-		affected, err := res.RowsAffected()
-		n = int(affected)
-		return err
+		return addQueued(ctx, tx, -int64(out.Count), -size)
 	})
 	if err != nil {
-		return 0, nil, fmt.Errorf("clear queue: %w", err)
+		return Cleared{}, fmt.Errorf("clear queue: %w", err)
 	}
-	if examples == nil {
-		examples = []string{}
-	}
-	return n, examples, nil
+	return out, nil
 }
 
 // MarkSending records a send attempt: state sending, attempts+1, last try now. Only a queued item
@@ -214,11 +244,37 @@ func (s *Store) MarkSending(ctx context.Context, queueNumber int64) error {
 	})
 }
 
-// Requeue puts a sending item back to queued after a transient error.
-func (s *Store) Requeue(ctx context.Context, queueNumber int64, reason string) error {
+// Retry puts a sending item back to queued after a transient error, due again after a backoff
+// that grows with its attempts (see RetryDelay). Until then the later items of its chat wait.
+func (s *Store) Retry(ctx context.Context, queueNumber int64, reason string) error {
 	return s.transition(ctx, queueNumber, StateSending, func(ctx context.Context, tx *wtx) error {
-		_, err := tx.ExecContext(ctx, `UPDATE mo_queue SET state = $1, reason = $2 WHERE queue_number = $3`,
-			StateQueued, reason, queueNumber)
+		var attempts int
+		if err := tx.QueryRowContext(ctx, `SELECT attempts FROM mo_queue WHERE queue_number = $1`,
+			queueNumber).Scan(&attempts); err != nil {
+			return err
+		}
+		next := time.Now().Add(RetryDelay(attempts)).UnixMilli()
+		_, err := tx.ExecContext(ctx, `UPDATE mo_queue SET state = $1, reason = $2, next_try = $3 WHERE queue_number = $4`,
+			StateQueued, reason, next, queueNumber)
+		return err
+	})
+}
+
+// Postpone puts a sending item back to queued without counting the attempt, due at once: the
+// attempt was cut short by the connection going away, which is no fault of the item.
+func (s *Store) Postpone(ctx context.Context, queueNumber int64, reason string) error {
+	return s.transition(ctx, queueNumber, StateSending, func(ctx context.Context, tx *wtx) error {
+		_, err := tx.ExecContext(ctx, `UPDATE mo_queue SET state = $1, reason = $2, attempts = attempts - 1
+			WHERE queue_number = $3 AND attempts > 0`, StateQueued, reason, queueNumber)
+		return err
+	})
+}
+
+// RecordResult stores what a sending item produced so far (a new group's chat id) without
+// finishing it: a resend after a crash finds it and does not do the work again.
+func (s *Store) RecordResult(ctx context.Context, queueNumber int64, result string) error {
+	return s.transition(ctx, queueNumber, StateSending, func(ctx context.Context, tx *wtx) error {
+		_, err := tx.ExecContext(ctx, `UPDATE mo_queue SET result = $1 WHERE queue_number = $2`, result, queueNumber)
 		return err
 	})
 }
@@ -324,6 +380,9 @@ func (s *Store) finish(ctx context.Context, tx *wtx, qn int64, state, reason, re
 		state, reason, result, ack, time.Now().UnixMilli(), it.ChatID, it.MessageID, qn)
 	if err != nil {
 		return Item{}, fmt.Errorf("finishing queue item %d: %w", qn, err)
+	}
+	if err := addQueued(ctx, tx, -1, -it.Size); err != nil {
+		return Item{}, err
 	}
 	it.State, it.Reason, it.Result = state, reason, result
 	tx.onCommit(func() { s.waiters.done(qn) })

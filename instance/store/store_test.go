@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/messenger-operator/messenger-operator/instance/chat"
+	"github.com/messenger-operator/messenger-operator/instance/queue"
 	"github.com/messenger-operator/messenger-operator/internal/testpg"
 )
 
@@ -62,7 +63,7 @@ func TestEnqueueIsDurableAndOrdered(t *testing.T) {
 		ctx := context.Background()
 		var want []string
 		for i := range 5 {
-			it, err := s.Enqueue(ctx, NewItem{Kind: KindText, Chat: person(t, "17472822486"), Body: fmt.Sprint("m", i)})
+			it, err := s.Enqueue(ctx, NewItem{Payload: queue.Text{}, Chat: person(t, "17472822486"), Body: fmt.Sprint("m", i)})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -88,11 +89,12 @@ func TestEnqueueIsDurableAndOrdered(t *testing.T) {
 			}
 		}
 		// Numbers are never reused, even after a clear.
-		n, ex, err := s2.ClearQueue(ctx)
+		cl, err := s2.ClearQueue(ctx)
+		n, ex := cl.Count, cl.Examples
 		if err != nil || n != 5 || len(ex) != 5 || ex[0] != "m0" {
 			t.Fatalf("ClearQueue = %d %v %v", n, ex, err)
 		}
-		it, err := s2.Enqueue(ctx, NewItem{Kind: KindText, Chat: person(t, "17472822486"), Body: "x"})
+		it, err := s2.Enqueue(ctx, NewItem{Payload: queue.Text{}, Chat: person(t, "17472822486"), Body: "x"})
 		if err != nil || it.QueueNumber != 6 {
 			t.Fatalf("after clear: %d %v, want 6", it.QueueNumber, err)
 		}
@@ -107,7 +109,7 @@ func TestConcurrentEnqueueGetsDistinctNumbers(t *testing.T) {
 		got := make(chan int64, n)
 		for i := range n {
 			wg.Go(func() {
-				it, err := s.Enqueue(ctx, NewItem{Kind: KindText, Chat: person(t, "4915112345678"), Body: fmt.Sprint(i)})
+				it, err := s.Enqueue(ctx, NewItem{Payload: queue.Text{}, Chat: person(t, "4915112345678"), Body: fmt.Sprint(i)})
 				if err != nil {
 					t.Error(err)
 					return
@@ -141,8 +143,8 @@ func TestSendLifecycleAndCrashRecovery(t *testing.T) {
 		if err := s.SetAckNotifications(ctx, true); err != nil {
 			t.Fatal(err)
 		}
-		a, _ := s.Enqueue(ctx, NewItem{Kind: KindText, Chat: person(t, "17472822486"), Body: "first"})
-		b, _ := s.Enqueue(ctx, NewItem{Kind: KindText, Chat: person(t, "17472822486"), Body: "second"})
+		a, _ := s.Enqueue(ctx, NewItem{Payload: queue.Text{}, Chat: person(t, "17472822486"), Body: "first"})
+		b, _ := s.Enqueue(ctx, NewItem{Payload: queue.Text{}, Chat: person(t, "17472822486"), Body: "second"})
 		if err := s.MarkSending(ctx, a.QueueNumber); err != nil {
 			t.Fatal(err)
 		}
@@ -154,7 +156,7 @@ func TestSendLifecycleAndCrashRecovery(t *testing.T) {
 			t.Fatal(err)
 		}
 		s = open(t, opts)
-		pending, err := s.Pending(ctx, 10)
+		pending, err := s.Due(ctx, time.Now(), 10)
 		if err != nil || len(pending) != 2 || pending[0].WAID != a.WAID || pending[0].Attempts != 1 {
 			t.Fatalf("Pending after restart = %+v %v", pending, err)
 		}
@@ -248,7 +250,7 @@ func TestAcksTurnedOffBeforeDeliveryAreDropped(t *testing.T) {
 		ctx := context.Background()
 		_ = s.SetWebhookURL(ctx, "https://example.invalid/hook")
 		_ = s.SetAckNotifications(ctx, true)
-		it, _ := s.Enqueue(ctx, NewItem{Kind: KindText, Chat: person(t, "17472822486"), Body: "hi"})
+		it, _ := s.Enqueue(ctx, NewItem{Payload: queue.Text{}, Chat: person(t, "17472822486"), Body: "hi"})
 		_ = s.MarkSending(ctx, it.QueueNumber)
 		if err := s.MarkFailed(ctx, it.QueueNumber, "x"); err != nil {
 			t.Fatal(err)
@@ -271,7 +273,7 @@ func TestAcksOnlyWhenEnabled(t *testing.T) {
 		if err := s.SetWebhookURL(ctx, "https://example.invalid/hook"); err != nil {
 			t.Fatal(err)
 		}
-		it, _ := s.Enqueue(ctx, NewItem{Kind: KindText, Chat: person(t, "17472822486"), Body: "hi"})
+		it, _ := s.Enqueue(ctx, NewItem{Payload: queue.Text{}, Chat: person(t, "17472822486"), Body: "hi"})
 		_ = s.MarkSending(ctx, it.QueueNumber)
 		if err := s.MarkSent(ctx, it.QueueNumber, "", &chat.Message{Type: chat.TypeChat, Body: "hi"}); err != nil {
 			t.Fatal(err)
@@ -410,7 +412,7 @@ func TestGroupCommitSharesTransactions(t *testing.T) {
 		var wg sync.WaitGroup
 		for i := range 64 {
 			wg.Go(func() {
-				_, err := s.Enqueue(ctx, NewItem{Kind: KindText, Chat: person(t, "17472822486"), Body: fmt.Sprint(i)})
+				_, err := s.Enqueue(ctx, NewItem{Payload: queue.Text{}, Chat: person(t, "17472822486"), Body: fmt.Sprint(i)})
 				if err != nil {
 					t.Error(err)
 				}
@@ -436,7 +438,7 @@ func TestBadRequestDoesNotSpoilTheBatch(t *testing.T) {
 					errs <- s.MarkSending(ctx, 99999) // fails inside the shared transaction
 					return
 				}
-				_, err := s.Enqueue(ctx, NewItem{Kind: KindText, Chat: person(t, "17472822486"), Body: "x"})
+				_, err := s.Enqueue(ctx, NewItem{Payload: queue.Text{}, Chat: person(t, "17472822486"), Body: "x"})
 				errs <- err
 			})
 		}
@@ -461,7 +463,7 @@ func TestBadRequestDoesNotSpoilTheBatch(t *testing.T) {
 func TestWaitFinished(t *testing.T) {
 	each(t, func(t *testing.T, s *Store, _ Options) {
 		ctx := context.Background()
-		it, _ := s.Enqueue(ctx, NewItem{Kind: KindGroup, Body: "Browsers", Metadata: `{"phones":["17472822486"]}`})
+		it, _ := s.Enqueue(ctx, NewItem{Payload: queue.Group{GroupName: "Browsers", Participants: []string{"17472822486@c.us"}}, Body: "Browsers"})
 		go func() {
 			_ = s.MarkSending(ctx, it.QueueNumber)
 			_ = s.MarkSent(ctx, it.QueueNumber, "120363000000000001@g.us", nil)
@@ -471,14 +473,14 @@ func TestWaitFinished(t *testing.T) {
 			done.MessageID != "true_120363000000000001@g.us_"+it.WAID || done.ChatID != "120363000000000001@g.us" {
 			t.Fatalf("WaitFinished = %+v %v", done, err)
 		}
-		bad, _ := s.Enqueue(ctx, NewItem{Kind: KindGroup, Body: "x"})
+		bad, _ := s.Enqueue(ctx, NewItem{Payload: queue.Group{GroupName: "x"}, Body: "x"})
 		_ = s.MarkSending(ctx, bad.QueueNumber)
 		if err := s.MarkSent(ctx, bad.QueueNumber, "not-a-group", nil); err == nil {
 			t.Fatal("group item marked sent without a group chat id")
 		}
 		short, cancel := context.WithTimeout(ctx, 10*time.Millisecond)
 		defer cancel()
-		other, _ := s.Enqueue(ctx, NewItem{Kind: KindText, Chat: person(t, "17472822486"), Body: "x"})
+		other, _ := s.Enqueue(ctx, NewItem{Payload: queue.Text{}, Chat: person(t, "17472822486"), Body: "x"})
 		if _, err := s.WaitFinished(short, other.QueueNumber); !errors.Is(err, context.DeadlineExceeded) {
 			t.Fatalf("WaitFinished on a queued item: %v", err)
 		}

@@ -194,22 +194,27 @@ func (s *Store) insertItems(ctx context.Context, tx *sql.Tx, batch []*writeReq) 
 	if err != nil {
 		return err
 	}
+	var size int64
 	for i, it := range items {
 		it.QueueNumber = first + int64(i)
+		size += it.Size
+	}
+	if err := addQueued(ctx, t, int64(len(items)), size); err != nil {
+		return err
 	}
 	for start := 0; start < len(items); start += rowsPerInsert {
 		chunk := items[start:min(start+rowsPerInsert, len(items))]
 		var sb strings.Builder
 		sb.WriteString(`INSERT INTO mo_queue (queue_number, message_id, wa_id, chat_id, kind, body, metadata, state,
-			created_at) VALUES `)
-		args := make([]any, 0, len(chunk)*9)
+			created_at, size) VALUES `)
+		args := make([]any, 0, len(chunk)*10)
 		for i, it := range chunk {
 			if i > 0 {
 				sb.WriteByte(',')
 			}
-			sb.WriteString(s.placeholders(len(args), 9))
+			sb.WriteString(s.placeholders(len(args), 10))
 			args = append(args, it.QueueNumber, it.MessageID, it.WAID, it.ChatID, it.Kind, it.Body, it.Metadata,
-				StateQueued, it.CreatedAt.UnixMilli())
+				StateQueued, it.CreatedAt.UnixMilli(), it.Size)
 		}
 		if _, err := t.execCached(ctx, sb.String(), args...); err != nil {
 			return fmt.Errorf("inserting queue items: %w", err)
