@@ -36,7 +36,7 @@ type instanceOptions struct {
 	publicURL, proxy                                        string
 	kube                                                    kubeOptions
 	allowPrivate                                            bool
-	maxFileBytes                                            int64
+	maxFileBytes, maxQueueItems, maxQueueBytes              int64
 	mediaRetention, webhookMaxAge, shutdownTimeout          time.Duration
 }
 
@@ -75,6 +75,10 @@ func instanceCommand() *cobra.Command {
 	f.BoolVar(&o.allowPrivate, "allow-private-addresses", false,
 		"let sendFile URLs and webhooks reach loopback, private and link-local addresses (SSRF guard off)")
 	f.Int64Var(&o.maxFileBytes, "max-file-bytes", api.DefaultMaxFileBytes, "largest file sendFile accepts")
+	f.Int64Var(&o.maxQueueItems, "max-queue-items", store.DefaultMaxQueueItems,
+		"most sends waiting in the queue; beyond it sends answer 429 (0: no cap)")
+	f.Int64Var(&o.maxQueueBytes, "max-queue-bytes", store.DefaultMaxQueueBytes,
+		"most bytes of files waiting in the queue; beyond it file sends answer 507 (0: no cap)")
 	f.DurationVar(&o.mediaRetention, "media-retention", 30*24*time.Hour,
 		"how long downloaded media files and finished queue items are kept")
 	f.DurationVar(&o.webhookMaxAge, "webhook-max-age", webhook.DefaultMaxAge, "how long a webhook batch is retried (at least 24h)")
@@ -121,7 +125,18 @@ func (o instanceOptions) readToken() (string, error) {
 	return o.token, nil
 }
 
+// noCapIfZero maps a cap flag to store.Options, where zero means the default and negative none.
+func noCapIfZero(n int64) int64 {
+	if n == 0 {
+		return -1
+	}
+	return n
+}
+
 func (o instanceOptions) validate() error {
+	if o.maxQueueItems < 0 || o.maxQueueBytes < 0 {
+		return errors.New("--max-queue-items and --max-queue-bytes must not be negative")
+	}
 	if o.webhookMaxAge < 24*time.Hour {
 		return errors.New("--webhook-max-age must be at least 24h")
 	}
@@ -143,7 +158,8 @@ func runInstance(ctx context.Context, o instanceOptions, log *slog.Logger, liste
 	if err := o.validate(); err != nil {
 		return err
 	}
-	st, err := store.Open(ctx, store.Options{Database: o.database, DataDir: o.dataDir, Logger: log})
+	st, err := store.Open(ctx, store.Options{Database: o.database, DataDir: o.dataDir, Logger: log,
+		MaxQueueItems: noCapIfZero(o.maxQueueItems), MaxQueueBytes: noCapIfZero(o.maxQueueBytes)})
 	if err != nil {
 		return fmt.Errorf("opening the store: %w", err)
 	}
