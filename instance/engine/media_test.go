@@ -138,3 +138,40 @@ func TestEngineJournalsEveryIncomingType(t *testing.T) {
 }
 
 func isLink(body string) bool { return strings.HasPrefix(body, "/media/in/") }
+
+// A group creation whose group was recorded before a crash (the first message was not sent) is
+// resent without creating the group again: the first message goes to the recorded group.
+func TestEngineNeverCreatesAGroupTwice(t *testing.T) {
+	h := newHarness(t, t.TempDir())
+	ctx := context.Background()
+	var existing struct{ Group string }
+	h.admin("POST", "/sandbox/phones/15550002222/groups", map[string]any{"name": "Browsers",
+		"members": []string{"15550001111"}}, &existing)
+	it, err := h.store.Enqueue(ctx, store.NewItem{Body: "Browsers", Payload: queue.Group{GroupName: "Browsers",
+		Participants: []string{"15550002222@c.us"}, MessageText: "created once"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// What an attempt records once the group exists, then a crash before the first message.
+	if err := h.store.MarkSending(ctx, it.QueueNumber); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.store.RecordResult(ctx, it.QueueNumber, existing.Group); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.store.Postpone(ctx, it.QueueNumber, "killed"); err != nil {
+		t.Fatal(err)
+	}
+	h.pair()
+	h.eng.WakeQueue()
+	wctx, cancel := context.WithTimeout(ctx, waitFor)
+	defer cancel()
+	done, err := h.store.WaitFinished(wctx, it.QueueNumber)
+	if err != nil || done.State != store.StateSent || done.Result != existing.Group {
+		t.Fatalf("group item %+v %v, want sent to the recorded group %s", done, err, existing.Group)
+	}
+	got := h.waitPhone("15550002222", func(m sandbox.PhoneMessage) bool { return m.ID == it.WAID })
+	if got.Body != "created once" || got.Chat != existing.Group {
+		t.Fatalf("bob got %+v, want it in %s", got, existing.Group)
+	}
+}
