@@ -16,7 +16,7 @@ import (
 
 // pairAgainstSandbox waits for the instance's QR code, scans it with the account's sandbox phone
 // and waits for the instance to be authenticated.
-func pairAgainstSandbox(t *testing.T, base, sb string) {
+func pairAgainstSandbox(t testing.TB, base, sb string) {
 	t.Helper()
 	var qr string
 	eventually(t, "a QR code", func() bool {

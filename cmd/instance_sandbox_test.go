@@ -23,7 +23,7 @@ import (
 )
 
 // startSandbox runs an in-process sandbox with two phones and returns its URL.
-func startSandbox(t *testing.T) string {
+func startSandbox(t testing.TB) string {
 	t.Helper()
 	sb, err := sandbox.Start(context.Background(), sandbox.Options{Listen: "127.0.0.1:0"})
 	if err != nil {
@@ -36,7 +36,7 @@ func startSandbox(t *testing.T) string {
 	return sb.URL()
 }
 
-func sandboxCall(t *testing.T, base, method, path string, body, out any) {
+func sandboxCall(t testing.TB, base, method, path string, body, out any) {
 	t.Helper()
 	raw, _ := json.Marshal(body)
 	req, _ := http.NewRequest(method, base+path, bytes.NewReader(raw))
@@ -55,7 +55,7 @@ func sandboxCall(t *testing.T, base, method, path string, body, out any) {
 }
 
 // decodeQR reads a data:image/png;base64 QR code as a phone's camera would.
-func decodeQR(t *testing.T, uri string) string {
+func decodeQR(t testing.TB, uri string) string {
 	t.Helper()
 	text, err := qrscan.DecodeDataURI(uri)
 	if err != nil {
@@ -64,7 +64,7 @@ func decodeQR(t *testing.T, uri string) string {
 	return text
 }
 
-func eventually(t *testing.T, what string, ok func() bool) {
+func eventually(t testing.TB, what string, ok func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {

@@ -21,7 +21,7 @@ import (
 )
 
 // startInstance runs the instance server in-process until the returned stop is called.
-func startInstance(t *testing.T, o instanceOptions) (string, func()) {
+func startInstance(t testing.TB, o instanceOptions) (string, func()) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	urls := make(chan string, 1)
@@ -44,7 +44,7 @@ func startInstance(t *testing.T, o instanceOptions) (string, func()) {
 	return "", nil
 }
 
-func call(t *testing.T, method, url, body string) map[string]any {
+func call(t testing.TB, method, url, body string) map[string]any {
 	t.Helper()
 	req, _ := http.NewRequest(method, url, strings.NewReader(body))
 	req.Header.Set("Authorization", "Bearer tok")

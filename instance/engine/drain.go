@@ -7,6 +7,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.mau.fi/whatsmeow"
@@ -22,6 +23,8 @@ import (
 const (
 	// drainBatch is how many due items one pass reads.
 	drainBatch = 100
+	// drainLanes is how many chats are sent to at once.
+	drainLanes = 4
 	// maxAttempts ends a send that keeps failing transiently: with the store's backoff (2 s
 	// doubling to 5 min) about an hour of retries while connected; time spent disconnected does
 	// not count, as nothing is attempted then.
@@ -59,10 +62,11 @@ func (e *Engine) untilNextRetry(ctx context.Context) time.Duration {
 }
 
 // drainOnce sends one batch of due items; it returns true when there may be more to send right
-// away. The store lists at most the due items of every chat in queue order; a chat whose item is
-// put back for a retry is skipped for the rest of the pass, so its later items keep waiting while
-// the other chats go on. Recording an item's outcome and claiming the next one (state "sending")
-// are submitted together, so the store's group commit makes them one transaction.
+// away. The store lists the due items of every chat in queue order; the batch is split into one
+// lane per chat (each group creation is a lane of its own), and up to drainLanes lanes are sent at
+// once, so a chat whose attempt is slow or failing does not hold back the others. Within a lane the
+// items go in order, and a lane stops at an item put back for a retry, so its later items keep
+// waiting.
 func (e *Engine) drainOnce(ctx context.Context) bool {
 	cli := e.loggedIn()
 	if cli == nil {
@@ -73,48 +77,75 @@ func (e *Engine) drainOnce(ctx context.Context) bool {
 		e.log.Error("reading the queue failed", "err", err)
 		return false
 	}
-	blocked := map[string]bool{} // chats with an item put back in this pass
-	next := func(from int) int {
-		for j := from; j < len(items); j++ {
-			if items[j].Kind == store.KindGroup || !blocked[items[j].ChatID] {
-				return j
-			}
+	var lanes [][]store.Item
+	index := map[string]int{}
+	for _, it := range items {
+		key := it.ChatID
+		if it.Kind == store.KindGroup {
+			key = "group " + it.WAID
 		}
-		return len(items)
+		i, ok := index[key]
+		if !ok {
+			i = len(lanes)
+			index[key] = i
+			lanes = append(lanes, nil)
+		}
+		lanes[i] = append(lanes[i], it)
 	}
-	i := next(0)
-	claimed := i < len(items) && e.claim(ctx, items[i])
-	progress := false
-	for i < len(items) {
-		if ctx.Err() != nil {
-			return false
+	var progress, offline atomic.Bool
+	sem := make(chan struct{}, drainLanes)
+	var wg sync.WaitGroup
+	for _, lane := range lanes {
+		sem <- struct{}{}
+		if offline.Load() || ctx.Err() != nil {
+			break
 		}
-		it := items[i]
+		wg.Go(func() {
+			defer func() { <-sem }()
+			p, off := e.drainLane(ctx, cli, lane)
+			if p {
+				progress.Store(true)
+			}
+			if off {
+				offline.Store(true)
+			}
+		})
+	}
+	wg.Wait()
+	return progress.Load() && !offline.Load() && len(items) == drainBatch
+}
+
+// drainLane sends the items of one chat in order. Recording an item's outcome and claiming the
+// next one (state "sending") are submitted together, so the store's group commit makes them one
+// transaction. It reports whether any item finished and whether the connection went away.
+func (e *Engine) drainLane(ctx context.Context, cli *whatsmeow.Client, lane []store.Item) (progress, offline bool) {
+	claimed := e.claim(ctx, lane[0])
+	for i, it := range lane {
+		if ctx.Err() != nil {
+			return progress, true
+		}
 		if !claimed { // cleared meanwhile
-			i = next(i + 1)
-			claimed = i < len(items) && e.claim(ctx, items[i])
+			claimed = i+1 < len(lane) && e.claim(ctx, lane[i+1])
 			continue
 		}
 		out := e.attempt(ctx, cli, it)
 		if out.offline {
 			e.record(ctx, it, out)
-			return false // the connection went away: the drainer is woken when it is back
+			return progress, true // the drainer is woken when the connection is back
 		}
-		if !out.final && it.Kind != store.KindGroup {
-			blocked[it.ChatID] = true
-		}
-		progress = progress || out.final
-		i = next(i + 1)
 		var wg sync.WaitGroup
 		claimed = false
-		if i < len(items) {
-			j := i
-			wg.Go(func() { claimed = e.claim(ctx, items[j]) })
+		if out.final && i+1 < len(lane) {
+			wg.Go(func() { claimed = e.claim(ctx, lane[i+1]) })
 		}
 		e.record(ctx, it, out)
 		wg.Wait()
+		if !out.final {
+			return progress, false // its chat waits for the retry
+		}
+		progress = true
 	}
-	return progress && len(items) == drainBatch
+	return progress, false
 }
 
 // claim moves an item to state sending; false means it is gone (the queue was cleared).
