@@ -7,7 +7,6 @@ import (
 	"os"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"go.mau.fi/whatsmeow"
@@ -32,12 +31,15 @@ const (
 )
 
 // drainLoop sends due queue items whenever the account is logged in: on a wake (new items, a
-// connection), when the earliest backed-off item becomes due, and on a slow tick.
+// connection, a chat's lane that finished), when the earliest backed-off item becomes due, and on
+// a slow tick. It waits for the lanes it started before it returns.
 func (e *Engine) drainLoop(ctx context.Context) {
 	tick := time.NewTicker(drainTick)
 	defer tick.Stop()
 	retry := time.NewTimer(time.Hour)
 	defer retry.Stop()
+	lanes := &laneSet{slots: make(chan struct{}, drainLanes), busy: map[string]bool{}}
+	defer lanes.wg.Wait()
 	for {
 		select {
 		case <-ctx.Done():
@@ -46,8 +48,7 @@ func (e *Engine) drainLoop(ctx context.Context) {
 		case <-tick.C:
 		case <-retry.C:
 		}
-		for e.drainOnce(ctx) {
-		}
+		e.drainOnce(ctx, lanes)
 		retry.Reset(e.untilNextRetry(ctx))
 	}
 }
@@ -61,58 +62,67 @@ func (e *Engine) untilNextRetry(ctx context.Context) time.Duration {
 	return max(time.Until(next), time.Millisecond)
 }
 
-// drainOnce sends one batch of due items; it returns true when there may be more to send right
-// away. The store lists the due items of every chat in queue order; the batch is split into one
-// lane per chat (each group creation is a lane of its own), and up to drainLanes lanes are sent at
-// once, so a chat whose attempt is slow or failing does not hold back the others. Within a lane the
-// items go in order, and a lane stops at an item put back for a retry, so its later items keep
-// waiting.
-func (e *Engine) drainOnce(ctx context.Context) bool {
+// laneSet is the chats being sent to: at most drainLanes at once, each chat in one lane only.
+type laneSet struct {
+	slots chan struct{}
+	wg    sync.WaitGroup
+	mu    sync.Mutex
+	busy  map[string]bool
+}
+
+// drainOnce starts lanes for the due items. The store lists the due items of every chat in queue
+// order; they are split into one lane per chat (each group creation is a lane of its own) and up to
+// drainLanes lanes run at once, without waiting for each other, so a chat whose attempt is slow or
+// failing does not hold back the others. Within a lane the items go in order, and a lane stops at
+// an item put back for a retry, so its later items keep waiting. A lane that finishes with
+// progress wakes the drainer for what came due behind it.
+func (e *Engine) drainOnce(ctx context.Context, ls *laneSet) {
 	cli := e.loggedIn()
 	if cli == nil {
-		return false
+		return
 	}
 	items, err := e.opts.Store.Due(ctx, time.Now(), drainBatch)
 	if err != nil {
 		e.log.Error("reading the queue failed", "err", err)
-		return false
+		return
 	}
-	var lanes [][]store.Item
-	index := map[string]int{}
+	var keys []string
+	lanes := map[string][]store.Item{}
 	for _, it := range items {
 		key := it.ChatID
 		if it.Kind == store.KindGroup {
 			key = "group " + it.WAID
 		}
-		i, ok := index[key]
-		if !ok {
-			i = len(lanes)
-			index[key] = i
-			lanes = append(lanes, nil)
+		if _, ok := lanes[key]; !ok {
+			keys = append(keys, key)
 		}
-		lanes[i] = append(lanes[i], it)
+		lanes[key] = append(lanes[key], it)
 	}
-	var progress, offline atomic.Bool
-	sem := make(chan struct{}, drainLanes)
-	var wg sync.WaitGroup
-	for _, lane := range lanes {
-		sem <- struct{}{}
-		if offline.Load() || ctx.Err() != nil {
-			break
+	for _, key := range keys {
+		ls.mu.Lock()
+		busy := ls.busy[key]
+		ls.busy[key] = true
+		ls.mu.Unlock()
+		if busy { // that lane goes on by itself
+			continue
 		}
-		wg.Go(func() {
-			defer func() { <-sem }()
-			p, off := e.drainLane(ctx, cli, lane)
-			if p {
-				progress.Store(true)
-			}
-			if off {
-				offline.Store(true)
+		select {
+		case ls.slots <- struct{}{}:
+		case <-ctx.Done():
+			return
+		}
+		lane := lanes[key]
+		ls.wg.Go(func() {
+			progress, offline := e.drainLane(ctx, cli, lane)
+			ls.mu.Lock()
+			delete(ls.busy, key)
+			ls.mu.Unlock()
+			<-ls.slots
+			if progress && !offline {
+				signal(e.wake)
 			}
 		})
 	}
-	wg.Wait()
-	return progress.Load() && !offline.Load() && len(items) == drainBatch
 }
 
 // drainLane sends the items of one chat in order. Recording an item's outcome and claiming the
@@ -124,9 +134,10 @@ func (e *Engine) drainLane(ctx context.Context, cli *whatsmeow.Client, lane []st
 		if ctx.Err() != nil {
 			return progress, true
 		}
-		if !claimed { // cleared meanwhile
-			claimed = i+1 < len(lane) && e.claim(ctx, lane[i+1])
-			continue
+		if !claimed {
+			// Cleared meanwhile: its chat's later items are left to the next pass, which lists
+			// them only once nothing earlier of the chat is in flight.
+			return progress, false
 		}
 		out := e.attempt(ctx, cli, it)
 		if out.offline {
