@@ -33,6 +33,9 @@ type Options struct {
 	NewScheme func() (*k8sruntime.Scheme, error)
 	// APIServerFlags are set on the kube-apiserver's command line.
 	APIServerFlags map[string]string
+	// Unthrottled turns client-go's client-side rate limiter off (Config.QPS = -1) for Config and
+	// Client.
+	Unthrottled bool
 }
 
 // Env is a running control plane.
@@ -82,6 +85,9 @@ func Start(opts Options) (*Env, error) {
 	cfg, err := env.Start()
 	if err != nil {
 		return nil, fmt.Errorf("starting kube-apiserver and etcd (KUBEBUILDER_ASSETS=%q): %w", os.Getenv("KUBEBUILDER_ASSETS"), err)
+	}
+	if opts.Unthrottled {
+		cfg.QPS, cfg.Burst = -1, 0
 	}
 	var scheme *k8sruntime.Scheme
 	if opts.NewScheme != nil {
