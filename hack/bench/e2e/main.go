@@ -24,6 +24,8 @@ import (
 	"runtime"
 	"syscall"
 	"time"
+
+	"github.com/messenger-operator/messenger-operator/hack/bench/benchutil"
 )
 
 // config holds the command-line flags.
@@ -98,7 +100,7 @@ func run(ctx context.Context, cfg config) error {
 		}
 	}
 	fmt.Printf("# instance end-to-end figures, %s, %d cores, %s, load %s\n", time.Now().UTC().Format(time.RFC3339),
-		runtime.NumCPU(), runtime.Version(), loadAvg())
+		runtime.NumCPU(), runtime.Version(), benchutil.LoadAvg())
 	sb, err := startSandbox(ctx)
 	if err != nil {
 		return err
