@@ -1,4 +1,4 @@
-// Command e2e measures the instance server end to end against the sandbox (issue 3): messages
+// Command e2e measures the instance server end to end against the sandbox: messages
 // per second delivered to a sandbox phone through POST /sendMessage against a plain whatsmeow
 // client's SendMessage loop on the same sandbox, the resident memory of one idle authenticated
 // instance, and the start-up time to serving (fresh and paired data dir).

@@ -1,4 +1,4 @@
-// Command operator measures the figures of issue 4 against a real kube-apiserver and etcd
+// Command operator measures the operator's scaling figures against a real kube-apiserver and etcd
 // (envtest binaries from hack/envtest-bins.sh):
 //
 //   - the time for N MessengerInstances created at once to all have their children and a first
