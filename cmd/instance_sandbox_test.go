@@ -19,6 +19,7 @@ import (
 	"github.com/messenger-operator/messenger-operator/instance/chat"
 	"github.com/messenger-operator/messenger-operator/instance/webhook"
 	"github.com/messenger-operator/messenger-operator/internal/qrscan"
+	"github.com/messenger-operator/messenger-operator/internal/testenv"
 	"github.com/messenger-operator/messenger-operator/sandbox"
 )
 
@@ -66,14 +67,7 @@ func decodeQR(t testing.TB, uri string) string {
 
 func eventually(t testing.TB, what string, ok func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
-		if ok() {
-			return
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	t.Fatalf("timed out waiting for %s", what)
+	testenv.EventuallyTrue(t, what, ok)
 }
 
 // The whole Chat API path against the sandbox, on SQLite and on PostgreSQL: QR in /status (the PNG

@@ -3,20 +3,17 @@ package cmd
 import (
 	"bytes"
 	"context"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/tools/clientcmd"
-	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	v1alpha1 "github.com/messenger-operator/messenger-operator/api/v1alpha1"
 	"github.com/messenger-operator/messenger-operator/controllers"
+	"github.com/messenger-operator/messenger-operator/internal/testenv"
 )
 
 // runRoot runs the binary's root command with args and returns its output.
@@ -37,32 +34,12 @@ func TestKubectlCommand(t *testing.T) {
 	if _, err := runRoot(t, "kubectl", "qr"); err == nil {
 		t.Fatal("qr without a name accepted")
 	}
-	if !envAvailable() {
-		t.Skip("KUBEBUILDER_ASSETS is unset: run `make test` or export KUBEBUILDER_ASSETS=$(hack/envtest-bins.sh)")
-	}
-	env := &envtest.Environment{CRDDirectoryPaths: []string{filepath.Join("..", "config", "crd", "bases")}, ErrorIfCRDPathMissing: true}
-	cfg, err := env.Start()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = env.Stop() })
+	env := testenv.StartForTest(t, testenv.Options{NewScheme: controllers.NewScheme})
 	kubeconfig := filepath.Join(t.TempDir(), "kubeconfig")
-	kc := clientcmdapi.NewConfig()
-	kc.Clusters["envtest"] = &clientcmdapi.Cluster{Server: cfg.Host, CertificateAuthorityData: cfg.CAData}
-	kc.AuthInfos["admin"] = &clientcmdapi.AuthInfo{ClientCertificateData: cfg.CertData, ClientKeyData: cfg.KeyData}
-	kc.Contexts["envtest"] = &clientcmdapi.Context{Cluster: "envtest", AuthInfo: "admin"}
-	kc.CurrentContext = "envtest"
-	if err := clientcmd.WriteToFile(*kc, kubeconfig); err != nil {
+	if err := env.WriteKubeconfig("admin", kubeconfig); err != nil {
 		t.Fatal(err)
 	}
-	scheme, err := controllers.NewScheme()
-	if err != nil {
-		t.Fatal(err)
-	}
-	k8s, err := client.New(cfg, client.Options{Scheme: scheme})
-	if err != nil {
-		t.Fatal(err)
-	}
+	k8s := env.Client
 	ctx := context.Background()
 	const ns = "kubectl-test"
 	if err := k8s.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
@@ -95,6 +72,3 @@ func TestKubectlCommand(t *testing.T) {
 		t.Fatalf("send without --text accepted:\n%s", out)
 	}
 }
-
-// envAvailable reports whether envtest binaries are configured.
-func envAvailable() bool { return os.Getenv("KUBEBUILDER_ASSETS") != "" }

@@ -5,15 +5,11 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/go-logr/logr"
-	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/rest"
@@ -24,6 +20,7 @@ import (
 
 	v1alpha1 "github.com/messenger-operator/messenger-operator/api/v1alpha1"
 	"github.com/messenger-operator/messenger-operator/controllers"
+	"github.com/messenger-operator/messenger-operator/internal/testenv"
 )
 
 // Shared envtest control plane: a real kube-apiserver and etcd (built by hack/envtest-bins.sh and
@@ -34,44 +31,20 @@ var (
 	restConfig *rest.Config
 	scheme     *runtime.Scheme
 	instances  = &fakeInstances{fail: map[string]error{}}
-	envSkipped string
-	nsCounter  atomic.Int64
 )
 
 // logoutGrace is short so that the "instance never answers" case ends quickly.
 const logoutGrace = 3 * time.Second
 
 func TestMain(m *testing.M) {
-	os.Exit(runMain(m))
+	os.Exit(testenv.Main(m, testenv.Options{NewScheme: controllers.NewScheme}, startManager))
 }
 
-func runMain(m *testing.M) int {
-	if os.Getenv("KUBEBUILDER_ASSETS") == "" {
-		envSkipped = "KUBEBUILDER_ASSETS is unset: run `make test` (it builds kube-apiserver and etcd with hack/envtest-bins.sh) " +
-			"or export KUBEBUILDER_ASSETS=$(hack/envtest-bins.sh)"
-		return m.Run()
-	}
+// startManager runs the operator's manager against the control plane until the tests end.
+func startManager(env *testenv.Env) (func(), error) {
+	testEnv, restConfig, k8s, scheme = env.Environment, env.Config, env.Client, env.Client.Scheme()
 	ctrl.SetLogger(logr.FromSlogHandler(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: logLevel()})))
-	env := &envtest.Environment{
-		CRDDirectoryPaths:     []string{filepath.Join("..", "config", "crd", "bases")},
-		ErrorIfCRDPathMissing: true,
-	}
-	cfg, err := env.Start()
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "starting envtest: %v\n", err)
-		return 1
-	}
-	defer func() { _ = env.Stop() }()
-	testEnv, restConfig = env, cfg
-	if scheme, err = controllers.NewScheme(); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	if k8s, err = client.New(cfg, client.Options{Scheme: scheme}); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	mgr, err := controllers.NewManager(cfg, controllers.ManagerOptions{
+	mgr, err := controllers.NewManager(env.Config, controllers.ManagerOptions{
 		MetricsBindAddress:      "0",
 		HealthProbeBindAddress:  "0",
 		MaxConcurrentReconciles: 4,
@@ -80,22 +53,16 @@ func runMain(m *testing.M) int {
 		LogoutGracePeriod:       logoutGrace,
 	})
 	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
+		return nil, err
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
+	wg.Go(func() {
 		if err := mgr.Start(ctx); err != nil {
 			fmt.Fprintf(os.Stderr, "manager: %v\n", err)
 		}
-	}()
-	code := m.Run()
-	cancel()
-	wg.Wait()
-	return code
+	})
+	return func() { cancel(); wg.Wait() }, nil
 }
 
 // logLevel keeps controller logs quiet unless TEST_VERBOSE_OPERATOR is set.
@@ -106,37 +73,24 @@ func logLevel() slog.Level {
 	return slog.LevelError
 }
 
-// requireEnv skips a test that needs the control plane when it is not available.
+// requireEnv skips a test that needs the control plane when it is not available (under CI=true
+// it fails it).
 func requireEnv(t *testing.T) {
 	t.Helper()
-	if envSkipped != "" {
-		t.Skip(envSkipped)
-	}
+	testenv.Shared(t)
 }
 
-// newNamespace creates a fresh namespace per test (envtest never finishes deleting namespaces).
+// newNamespace creates a fresh namespace per test.
 func newNamespace(t *testing.T) string {
 	t.Helper()
-	name := fmt.Sprintf("test-%d-%d", time.Now().UnixNano()%1e6, nsCounter.Add(1))
-	if err := k8s.Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}); err != nil {
-		t.Fatalf("creating namespace: %v", err)
-	}
-	return name
+	return testenv.Namespace(t, k8s, "test")
 }
 
 // eventually polls check until it returns nil, failing the test with the last error after a
 // generous deadline (a bound against hangs, not a timing assertion).
 func eventually(t *testing.T, what string, check func() error) {
 	t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	var err error
-	for time.Now().Before(deadline) {
-		if err = check(); err == nil {
-			return
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	t.Fatalf("%s: %v", what, err)
+	testenv.Eventually(t, what, check)
 }
 
 // kstatusOf computes the kstatus result of a MessengerInstance as Flux and Argo-style tools would.

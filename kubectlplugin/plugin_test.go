@@ -3,78 +3,42 @@ package kubectlplugin_test
 import (
 	"bytes"
 	"context"
-	"fmt"
 	"os"
-	"path/filepath"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	v1alpha1 "github.com/messenger-operator/messenger-operator/api/v1alpha1"
 	"github.com/messenger-operator/messenger-operator/controllers"
+	"github.com/messenger-operator/messenger-operator/internal/testenv"
 	"github.com/messenger-operator/messenger-operator/kubectlplugin"
 )
 
 // The plugin's tests run against a real kube-apiserver and etcd (envtest) with the CRD installed;
 // no operator runs, so tests write status themselves where the operator or instance would.
-var (
-	k8s        client.Client
-	envSkipped string
-	nsCounter  atomic.Int64
-)
+var k8s client.Client
 
 func TestMain(m *testing.M) {
-	os.Exit(runMain(m))
+	os.Exit(testenv.Main(m, testenv.Options{NewScheme: controllers.NewScheme}, func(env *testenv.Env) (func(), error) {
+		k8s = env.Client
+		return nil, nil
+	}))
 }
 
-func runMain(m *testing.M) int {
-	if os.Getenv("KUBEBUILDER_ASSETS") == "" {
-		envSkipped = "KUBEBUILDER_ASSETS is unset: run `make test` (it builds kube-apiserver and etcd with hack/envtest-bins.sh) " +
-			"or export KUBEBUILDER_ASSETS=$(hack/envtest-bins.sh)"
-		return m.Run()
-	}
-	env := &envtest.Environment{
-		CRDDirectoryPaths:     []string{filepath.Join("..", "config", "crd", "bases")},
-		ErrorIfCRDPathMissing: true,
-	}
-	cfg, err := env.Start()
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "starting envtest: %v\n", err)
-		return 1
-	}
-	defer func() { _ = env.Stop() }()
-	scheme, err := controllers.NewScheme()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	if k8s, err = client.New(cfg, client.Options{Scheme: scheme}); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	return m.Run()
-}
-
+// requireEnv skips a test that needs the control plane when it is not available (under CI=true
+// it fails it).
 func requireEnv(t *testing.T) {
 	t.Helper()
-	if envSkipped != "" {
-		t.Skip(envSkipped)
-	}
+	testenv.Shared(t)
 }
 
 // newNamespace creates a fresh namespace for one test.
 func newNamespace(t *testing.T) string {
 	t.Helper()
-	name := fmt.Sprintf("plugin-%d-%d", time.Now().UnixNano()%1e6, nsCounter.Add(1))
-	if err := k8s.Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}); err != nil {
-		t.Fatal(err)
-	}
-	return name
+	return testenv.Namespace(t, k8s, "plugin")
 }
 
 // newPlugin returns a plugin for namespace ns writing into a buffer, with a clock that moves one

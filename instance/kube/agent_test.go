@@ -5,10 +5,8 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -20,7 +18,6 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	v1alpha1 "github.com/messenger-operator/messenger-operator/api/v1alpha1"
 	"github.com/messenger-operator/messenger-operator/controllers"
@@ -28,41 +25,19 @@ import (
 	"github.com/messenger-operator/messenger-operator/instance/kube"
 	"github.com/messenger-operator/messenger-operator/instance/qr"
 	"github.com/messenger-operator/messenger-operator/instance/store"
+	"github.com/messenger-operator/messenger-operator/internal/testenv"
 )
 
 var (
 	restConfig *rest.Config
 	k8s        client.Client
-	skipReason string
-	nsCounter  atomic.Int64
 )
 
-func TestMain(m *testing.M) { os.Exit(run(m)) }
-
-func run(m *testing.M) int {
-	if os.Getenv("KUBEBUILDER_ASSETS") == "" {
-		skipReason = "KUBEBUILDER_ASSETS is unset: run `make test` or export KUBEBUILDER_ASSETS=$(hack/envtest-bins.sh)"
-		return m.Run()
-	}
-	env := &envtest.Environment{CRDDirectoryPaths: []string{filepath.Join("..", "..", "config", "crd", "bases")},
-		ErrorIfCRDPathMissing: true}
-	cfg, err := env.Start()
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "starting envtest: %v\n", err)
-		return 1
-	}
-	defer func() { _ = env.Stop() }()
-	restConfig = cfg
-	scheme, err := controllers.NewScheme()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	if k8s, err = client.New(cfg, client.Options{Scheme: scheme}); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	return m.Run()
+func TestMain(m *testing.M) {
+	os.Exit(testenv.Main(m, testenv.Options{NewScheme: controllers.NewScheme}, func(env *testenv.Env) (func(), error) {
+		restConfig, k8s = env.Config, env.Client
+		return nil, nil
+	}))
 }
 
 // fakeEngine is the test double of the WhatsApp engine: the test sets its status.
@@ -135,14 +110,9 @@ func (e *fakeEngine) Me(context.Context) (account.Me, error) {
 // client configuration authenticated as the instance's ServiceAccount.
 func setup(t *testing.T, name string, mutate func(*v1alpha1.MessengerInstance)) (string, *rest.Config) {
 	t.Helper()
-	if skipReason != "" {
-		t.Skip(skipReason)
-	}
+	testenv.Shared(t)
 	ctx := context.Background()
-	ns := fmt.Sprintf("kube-%d-%d", time.Now().UnixNano()%1e6, nsCounter.Add(1))
-	if err := k8s.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
-		t.Fatal(err)
-	}
+	ns := testenv.Namespace(t, k8s, "kube")
 	mi := &v1alpha1.MessengerInstance{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns}}
 	if mutate != nil {
 		mutate(mi)
@@ -218,20 +188,6 @@ func get(t *testing.T, ns, name string) *v1alpha1.MessengerInstance {
 	return mi
 }
 
-// eventually polls check until it returns nil; the deadline only bounds a hang.
-func eventually(t *testing.T, what string, check func() error) {
-	t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	var err error
-	for time.Now().Before(deadline) {
-		if err = check(); err == nil {
-			return
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	t.Fatalf("%s: %v", what, err)
-}
-
 func authenticated(mi *v1alpha1.MessengerInstance) *metav1.Condition {
 	return meta.FindStatusCondition(mi.Status.Conditions, v1alpha1.ConditionAuthenticated)
 }
@@ -244,7 +200,7 @@ func TestStatusReported(t *testing.T) {
 
 	eng.set(account.Status{AccountStatus: account.StatusGotQRCode, Substatus: account.SubstatusPairing, QR: "2@first"}, "")
 	want, _ := qr.DataURI("2@first")
-	eventually(t, "QR code in status", func() error {
+	testenv.Eventually(t, "QR code in status", func() error {
 		mi := get(t, ns, "alpha")
 		c := authenticated(mi)
 		if mi.Status.AccountStatus != "got qr code" || mi.Status.QRCode != want || c == nil ||
@@ -255,7 +211,7 @@ func TestStatusReported(t *testing.T) {
 	})
 	eng.set(account.Status{AccountStatus: account.StatusGotQRCode, Substatus: account.SubstatusPairing, QR: "2@second"}, "")
 	want, _ = qr.DataURI("2@second")
-	eventually(t, "rotated QR code in status", func() error {
+	testenv.Eventually(t, "rotated QR code in status", func() error {
 		if mi := get(t, ns, "alpha"); mi.Status.QRCode != want {
 			return fmt.Errorf("qrCode not rotated")
 		}
@@ -266,7 +222,7 @@ func TestStatusReported(t *testing.T) {
 	if _, _, err := p.store.AppendMessage(context.Background(), testMessage("m1")); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "authenticated, phone and counters", func() error {
+	testenv.Eventually(t, "authenticated, phone and counters", func() error {
 		mi := get(t, ns, "alpha")
 		c := authenticated(mi)
 		if mi.Status.AccountStatus != "authenticated" || mi.Status.QRCode != "" || mi.Status.Phone != "15550001111" ||
@@ -277,7 +233,7 @@ func TestStatusReported(t *testing.T) {
 	})
 	// Logged in but offline: accountStatus stays, but nothing can be sent now.
 	eng.set(account.Status{AccountStatus: account.StatusAuthenticated, Substatus: account.SubstatusOffline, Message: "keepalive timeout"}, "15550001111")
-	eventually(t, "offline is not authenticated-for-sending", func() error {
+	testenv.Eventually(t, "offline is not authenticated-for-sending", func() error {
 		if c := authenticated(get(t, ns, "alpha")); c == nil || c.Status != metav1.ConditionFalse || c.Reason != "Offline" {
 			return fmt.Errorf("condition %+v", c)
 		}
@@ -327,22 +283,22 @@ func TestWebhookFromSpec(t *testing.T) {
 			return nil
 		}
 	}
-	eventually(t, "spec webhook applied", settingsAre("https://hooks.example/one", true))
+	testenv.Eventually(t, "spec webhook applied", settingsAre("https://hooks.example/one", true))
 
 	update(t, ns, "beta", func(mi *v1alpha1.MessengerInstance) {
 		mi.Spec.Webhook.URL, mi.Spec.Webhook.AckNotifications = "https://hooks.example/two", false
 	})
-	eventually(t, "changed spec webhook applied", settingsAre("https://hooks.example/two", false))
+	testenv.Eventually(t, "changed spec webhook applied", settingsAre("https://hooks.example/two", false))
 
 	// POST /webhook while spec.webhook is set: spec wins again.
 	if err := p.store.SetWebhookURL(context.Background(), "https://elsewhere.example/"); err != nil {
 		t.Fatal(err)
 	}
 	p.agent.WebhookChanged()
-	eventually(t, "spec wins over the API", settingsAre("https://hooks.example/two", false))
+	testenv.Eventually(t, "spec wins over the API", settingsAre("https://hooks.example/two", false))
 
 	update(t, ns, "beta", func(mi *v1alpha1.MessengerInstance) { mi.Spec.Webhook = nil })
-	eventually(t, "removed spec webhook turned off", settingsAre("", false))
+	testenv.Eventually(t, "removed spec webhook turned off", settingsAre("", false))
 }
 
 // The logout annotation logs out once per value, also across restarts, and only in the Lease
@@ -351,7 +307,7 @@ func TestLogoutAnnotationAndLease(t *testing.T) {
 	ns, cfg := setup(t, "gamma", nil)
 	authed := account.Status{AccountStatus: account.StatusAuthenticated, Substatus: account.SubstatusConnected}
 	first := startAgent(t, cfg, ns, "gamma", &fakeEngine{st: authed, phone: "15550001111"})
-	eventually(t, "first agent holds the lease", func() error {
+	testenv.Eventually(t, "first agent holds the lease", func() error {
 		if !first.agent.Gate().Allowed() {
 			return fmt.Errorf("not held")
 		}
@@ -361,7 +317,7 @@ func TestLogoutAnnotationAndLease(t *testing.T) {
 		Substatus: account.SubstatusOffline, Message: "standby"}})
 
 	annotate(t, ns, "gamma", "first")
-	eventually(t, "logout handled", func() error {
+	testenv.Eventually(t, "logout handled", func() error {
 		mi := get(t, ns, "gamma")
 		if mi.Status.LastHandledLogout != "first" || mi.Status.AccountStatus != "got qr code" {
 			return fmt.Errorf("status %+v", mi.Status)
@@ -381,7 +337,7 @@ func TestLogoutAnnotationAndLease(t *testing.T) {
 	// The holder stops: the standby takes over at once (released lease), reports, and does not
 	// repeat the handled logout.
 	first.stop()
-	eventually(t, "standby takes the lease", func() error {
+	testenv.Eventually(t, "standby takes the lease", func() error {
 		if !second.agent.Gate().Allowed() {
 			return fmt.Errorf("not held")
 		}
@@ -394,7 +350,7 @@ func TestLogoutAnnotationAndLease(t *testing.T) {
 		t.Error("both agents hold the lease")
 	}
 	annotate(t, ns, "gamma", "second")
-	eventually(t, "second logout handled by the new holder", func() error {
+	testenv.Eventually(t, "second logout handled by the new holder", func() error {
 		if mi := get(t, ns, "gamma"); mi.Status.LastHandledLogout != "second" {
 			return fmt.Errorf("lastHandledLogout %q", mi.Status.LastHandledLogout)
 		}
@@ -436,7 +392,7 @@ func TestHandledLogoutNotRepeatedAfterRestart(t *testing.T) {
 	})
 	authed := account.Status{AccountStatus: account.StatusAuthenticated, Substatus: account.SubstatusConnected}
 	first := startAgent(t, cfg, ns, "delta", &fakeEngine{st: authed, phone: "15550001111"})
-	eventually(t, "the first process handles the request", func() error {
+	testenv.Eventually(t, "the first process handles the request", func() error {
 		if get(t, ns, "delta").Status.LastHandledLogout != "done-before" {
 			return fmt.Errorf("not handled")
 		}
@@ -446,7 +402,7 @@ func TestHandledLogoutNotRepeatedAfterRestart(t *testing.T) {
 	for range 3 {
 		eng := &fakeEngine{st: authed, phone: "15550001111"}
 		p := startAgent(t, cfg, ns, "delta", eng)
-		eventually(t, "the restarted process reports", func() error {
+		testenv.Eventually(t, "the restarted process reports", func() error {
 			if c := authenticated(get(t, ns, "delta")); !p.agent.Gate().Allowed() || c == nil || c.Reason != kube.ReasonConnected {
 				return fmt.Errorf("condition %+v", c)
 			}
@@ -465,7 +421,7 @@ func TestAckSettingFollowsSpec(t *testing.T) {
 		mi.Spec.Webhook = &v1alpha1.WebhookSpec{URL: "https://hooks.example/e", AckNotifications: true}
 	})
 	p := startAgent(t, cfg, ns, "eps", &fakeEngine{st: account.Status{AccountStatus: account.StatusInit}})
-	eventually(t, "spec applied", func() error {
+	testenv.Eventually(t, "spec applied", func() error {
 		if !p.store.Settings().AckNotifications {
 			return fmt.Errorf("acks off")
 		}
@@ -474,7 +430,7 @@ func TestAckSettingFollowsSpec(t *testing.T) {
 	if err := p.store.SetAckNotifications(context.Background(), false); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "ack setting back to spec", func() error {
+	testenv.Eventually(t, "ack setting back to spec", func() error {
 		if !p.store.Settings().AckNotifications {
 			return fmt.Errorf("acks still off")
 		}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/messenger-operator/messenger-operator/instance/chat"
 	"github.com/messenger-operator/messenger-operator/instance/queue"
+	"github.com/messenger-operator/messenger-operator/internal/testenv"
 	"github.com/messenger-operator/messenger-operator/internal/testpg"
 )
 
@@ -409,6 +410,19 @@ func TestOutboxBatchesAndRetries(t *testing.T) {
 func TestGroupCommitSharesTransactions(t *testing.T) {
 	each(t, func(t *testing.T, s *Store, _ Options) {
 		ctx := context.Background()
+		// Hold the writer inside a transaction until all 64 enqueues wait for it, so that the test
+		// does not depend on how the goroutines happen to be scheduled.
+		started, release := make(chan struct{}), make(chan struct{})
+		held := make(chan error, 1)
+		go func() {
+			held <- s.write(ctx, func(context.Context, *wtx) error {
+				close(started)
+				<-release
+				return nil
+			})
+		}()
+		<-started
+		commits0, reqs0 := s.Stats()
 		var wg sync.WaitGroup
 		for i := range 64 {
 			wg.Go(func() {
@@ -418,12 +432,26 @@ func TestGroupCommitSharesTransactions(t *testing.T) {
 				}
 			})
 		}
+		testenv.Eventually(t, "64 enqueues waiting for the writer", func() error {
+			if n := len(s.writes); n < 64 {
+				return fmt.Errorf("%d waiting", n)
+			}
+			return nil
+		})
+		close(release)
 		wg.Wait()
+		if err := <-held; err != nil {
+			t.Fatal(err)
+		}
 		commits, reqs := s.Stats()
-		if reqs < 64 {
+		commits, reqs = commits-commits0, reqs-reqs0
+		if reqs < 65 {
 			t.Fatalf("%d requests counted", reqs)
 		}
-		t.Logf("64 concurrent enqueues took %d commits", commits)
+		if commits >= reqs {
+			t.Fatalf("%d requests took %d commits: none shared a transaction", reqs, commits)
+		}
+		t.Logf("64 concurrent enqueues (and the held request) took %d commits", commits)
 	})
 }
 

@@ -11,7 +11,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -33,6 +32,8 @@ import (
 	v1alpha1 "github.com/messenger-operator/messenger-operator/api/v1alpha1"
 	"github.com/messenger-operator/messenger-operator/instance/chat"
 	"github.com/messenger-operator/messenger-operator/internal/qrscan"
+	"github.com/messenger-operator/messenger-operator/internal/testbin"
+	"github.com/messenger-operator/messenger-operator/internal/testenv"
 	"github.com/messenger-operator/messenger-operator/test/e2e"
 )
 
@@ -83,11 +84,11 @@ func (r *receiver) got(body string) bool {
 // reboot, log out, a second process kept off by the Lease, suspend and resume, a deleted pod,
 // deletion with logout.
 func TestEndToEnd(t *testing.T) {
-	if os.Getenv("KUBEBUILDER_ASSETS") == "" {
-		t.Skip("KUBEBUILDER_ASSETS is unset: run `make test` or export KUBEBUILDER_ASSETS=$(hack/envtest-bins.sh)")
+	if why := testenv.Unavailable(); why != "" {
+		testenv.Missing(t, why)
 	}
 	ctx := context.Background()
-	h, err := e2e.Start(ctx, e2e.Options{Binary: binary(t), Dir: t.TempDir(), Logger: testLogger()})
+	h, err := e2e.Start(ctx, e2e.Options{Binary: testbin.Path(t), Dir: t.TempDir(), Logger: testLogger()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -426,15 +427,7 @@ func kstatus(t *testing.T, mi *v1alpha1.MessengerInstance) status.Status {
 // waitFor polls until check returns nil; the deadline only bounds a hang.
 func waitFor(t *testing.T, what string, check func() error) {
 	t.Helper()
-	deadline := time.Now().Add(2 * time.Minute)
-	var err error
-	for time.Now().Before(deadline) {
-		if err = check(); err == nil {
-			return
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	t.Fatalf("%s: %v", what, err)
+	testenv.EventuallyWithin(t, 2*time.Minute, what, check)
 }
 
 func check(ok bool, msg string) error {
@@ -442,20 +435,6 @@ func check(ok bool, msg string) error {
 		return nil
 	}
 	return fmt.Errorf("%s", msg)
-}
-
-// binary is MESSENGER_BINARY (set by make test), else a fresh build.
-func binary(t *testing.T) string {
-	if b := os.Getenv("MESSENGER_BINARY"); b != "" {
-		return b
-	}
-	out := filepath.Join(t.TempDir(), "messenger-operator")
-	cmd := exec.Command("go", "build", "-o", out, "github.com/messenger-operator/messenger-operator")
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if msg, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("building messenger-operator: %v\n%s", err, msg)
-	}
-	return out
 }
 
 func testLogger() *slog.Logger {

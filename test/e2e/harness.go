@@ -19,9 +19,9 @@ import (
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	"github.com/messenger-operator/messenger-operator/controllers"
+	"github.com/messenger-operator/messenger-operator/internal/testenv"
 	"github.com/messenger-operator/messenger-operator/sandbox"
 )
 
@@ -47,7 +47,7 @@ type Options struct {
 // Harness is a running control plane, operator, sandbox and node.
 type Harness struct {
 	opts Options
-	env  *envtest.Environment
+	env  *testenv.Env
 	// Config is an admin client configuration for the API server.
 	Config *rest.Config
 	// Client is an admin client.
@@ -74,21 +74,15 @@ func Start(ctx context.Context, opts Options) (h *Harness, err error) {
 			_ = h.Stop()
 		}
 	}()
-	h.env = &envtest.Environment{
-		CRDDirectoryPaths:     []string{filepath.Join(opts.RepoRoot, "config", "crd", "bases")},
-		ErrorIfCRDPathMissing: true,
-	}
-	if h.Config, err = h.env.Start(); err != nil {
-		return nil, fmt.Errorf("starting kube-apiserver and etcd (KUBEBUILDER_ASSETS=%q): %w", os.Getenv("KUBEBUILDER_ASSETS"), err)
-	}
-	h.Config.QPS, h.Config.Burst = -1, 0
-	scheme, err := controllers.NewScheme()
+	h.env, err = testenv.Start(testenv.Options{
+		CRDDirs:     []string{filepath.Join(opts.RepoRoot, "config", "crd", "bases")},
+		NewScheme:   controllers.NewScheme,
+		Unthrottled: true,
+	})
 	if err != nil {
 		return nil, err
 	}
-	if h.Client, err = client.New(h.Config, client.Options{Scheme: scheme}); err != nil {
-		return nil, fmt.Errorf("admin client: %w", err)
-	}
+	h.Config, h.Client = h.env.Config, h.env.Client
 	if h.Kubeconfig, err = h.writeAdminKubeconfig(); err != nil {
 		return nil, err
 	}
@@ -179,7 +173,7 @@ func (h *Harness) Stop() error {
 	if h.Sandbox != nil {
 		errs = append(errs, h.Sandbox.Close())
 	}
-	if h.env != nil && h.Config != nil {
+	if h.env != nil {
 		errs = append(errs, h.env.Stop())
 	}
 	if h.opts.removeDir {

@@ -3,7 +3,6 @@ package e2e
 import (
 	"context"
 	"fmt"
-	"os"
 	"path/filepath"
 
 	"github.com/go-logr/logr"
@@ -16,7 +15,6 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/envtest"
 )
 
 // tokenLifetime is what pod tokens ask for (a day; the harness issues a new one per start).
@@ -24,17 +22,9 @@ const tokenLifetime = 24 * 60 * 60
 
 // writeAdminKubeconfig writes a kubeconfig for a system:masters user (kubectl, make dev).
 func (h *Harness) writeAdminKubeconfig() (string, error) {
-	user, err := h.env.AddUser(envtest.User{Name: "dev-admin", Groups: []string{"system:masters"}}, nil)
-	if err != nil {
-		return "", fmt.Errorf("admin user: %w", err)
-	}
-	data, err := user.KubeConfig()
-	if err != nil {
-		return "", fmt.Errorf("admin kubeconfig: %w", err)
-	}
 	path := filepath.Join(h.opts.Dir, "kubeconfig")
-	if err := os.WriteFile(path, data, 0o600); err != nil {
-		return "", fmt.Errorf("writing %s: %w", path, err)
+	if err := h.env.WriteKubeconfig("dev-admin", path); err != nil {
+		return "", err
 	}
 	return path, nil
 }

@@ -31,6 +31,7 @@ import (
 
 	v1alpha1 "github.com/messenger-operator/messenger-operator/api/v1alpha1"
 	"github.com/messenger-operator/messenger-operator/controllers"
+	"github.com/messenger-operator/messenger-operator/internal/testenv"
 )
 
 // NodeName is the spec.nodeName of the pods the harness runs.
@@ -369,7 +370,7 @@ func (n *Node) stopAll() {
 
 // startPod launches the pod's container and follows it.
 func (n *Node) startPod(ctx context.Context, pod *corev1.Pod) error {
-	port, err := freePort()
+	port, err := testenv.FreePort()
 	if err != nil {
 		return err
 	}
@@ -464,14 +465,4 @@ func (n *Node) ServiceAddress(ctx context.Context, ns, name string) (string, err
 // Pod returns the running process of pod ns/name (nil if none).
 func (n *Node) Pod(ns, name string) *Process {
 	return n.process(types.NamespacedName{Namespace: ns, Name: name})
-}
-
-// freePort asks the kernel for a free local port.
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("finding a free port: %w", err)
-	}
-	defer func() { _ = l.Close() }()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }

@@ -12,6 +12,8 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/messenger-operator/messenger-operator/internal/testenv"
 )
 
 // Environment overrides the node applies to every container, the only ways in which a pod runs
@@ -316,7 +318,7 @@ func (n *Node) StartCopy(ctx context.Context, ns, name, dir string) (*Process, e
 	if err := n.admin.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, pod); err != nil {
 		return nil, fmt.Errorf("pod %s/%s: %w", ns, name, err)
 	}
-	port, err := freePort()
+	port, err := testenv.FreePort()
 	if err != nil {
 		return nil, err
 	}

@@ -9,7 +9,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -19,10 +18,9 @@ import (
 	"time"
 
 	"github.com/messenger-operator/messenger-operator/internal/testbin"
+	"github.com/messenger-operator/messenger-operator/internal/testenv"
 	"github.com/messenger-operator/messenger-operator/sandbox"
 )
-
-const waitFor = 60 * time.Second
 
 func do(t *testing.T, method, url string, body any, out any) int {
 	t.Helper()
@@ -44,23 +42,16 @@ func do(t *testing.T, method, url string, body any, out any) int {
 
 func eventually(t *testing.T, what string, ok func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(waitFor)
-	for time.Now().Before(deadline) {
-		if ok() {
-			return
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	t.Fatalf("timed out waiting for %s", what)
+	testenv.EventuallyTrue(t, what, ok)
 }
 
 func freePort(t *testing.T) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	t.Helper()
+	addr, err := testenv.FreeAddr()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
-	return ln.Addr().String()
+	return addr
 }
 
 // startInstance runs the instance binary and waits until it serves.

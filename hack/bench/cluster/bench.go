@@ -7,10 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"slices"
-	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -21,6 +18,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1alpha1 "github.com/messenger-operator/messenger-operator/api/v1alpha1"
+	"github.com/messenger-operator/messenger-operator/hack/bench/benchutil"
 	"github.com/messenger-operator/messenger-operator/instance/qr"
 	"github.com/messenger-operator/messenger-operator/test/e2e"
 )
@@ -320,14 +318,9 @@ func pct(d []time.Duration, p int) time.Duration {
 
 // memTotal is the machine's memory from /proc/meminfo.
 func memTotal() string {
-	data, err := os.ReadFile("/proc/meminfo")
+	kib, err := benchutil.MemTotalKiB()
 	if err != nil {
 		return "memory unknown"
 	}
-	fields := strings.Fields(strings.SplitN(string(data), "\n", 2)[0])
-	if len(fields) < 2 {
-		return "memory unknown"
-	}
-	kb, _ := strconv.Atoi(fields[1])
-	return fmt.Sprintf("%.1f GiB RAM", float64(kb)/(1<<20))
+	return fmt.Sprintf("%.1f GiB RAM", float64(kib)/(1<<20))
 }

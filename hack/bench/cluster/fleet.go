@@ -18,6 +18,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1alpha1 "github.com/messenger-operator/messenger-operator/api/v1alpha1"
+	"github.com/messenger-operator/messenger-operator/hack/bench/benchutil"
 )
 
 const fleetNS = "fleet"
@@ -135,40 +136,29 @@ func rss(pid int) int64 {
 	if pid == 0 {
 		return 0
 	}
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	kib, err := benchutil.StatusKiB(pid, "VmRSS")
 	if err != nil {
 		return 0
 	}
-	for _, line := range strings.Split(string(data), "\n") {
-		if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmRSS:" {
-			kb, _ := strconv.ParseInt(f[1], 10, 64)
-			return kb << 10
-		}
-	}
-	return 0
+	return kib << 10
 }
 
 // childrenRSS sums the RSS of this process's children that are not instance processes: the
 // envtest kube-apiserver and etcd.
 func childrenRSS() int64 {
 	entries, _ := os.ReadDir("/proc")
-	self := strconv.Itoa(os.Getpid())
+	self := os.Getpid()
 	var total int64
 	for _, e := range entries {
 		pid, err := strconv.Atoi(e.Name())
 		if err != nil {
 			continue
 		}
-		stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		st, err := benchutil.ReadStat(pid)
 		if err != nil {
 			continue
 		}
-		// pid (comm) state ppid ...
-		s := string(stat)
-		rest := s[strings.LastIndex(s, ")")+2:]
-		f := strings.Fields(rest)
-		comm := s[strings.Index(s, "(")+1 : strings.LastIndex(s, ")")]
-		if len(f) > 1 && f[1] == self && (strings.Contains(comm, "kube-apiserver") || comm == "etcd") {
+		if st.PPID == self && (strings.Contains(st.Comm, "kube-apiserver") || st.Comm == "etcd") {
 			total += rss(pid)
 		}
 	}

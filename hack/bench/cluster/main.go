@@ -1,4 +1,4 @@
-// Command cluster measures the figures of the cluster integration (issue 5) under the e2e
+// Command cluster measures the figures of the cluster integration under the e2e
 // harness (real kube-apiserver and etcd, the operator, a sandbox, instance pods as processes):
 //
 //   - latency from a QR change in an instance to the new QR in its MessengerInstance status;

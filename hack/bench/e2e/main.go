@@ -1,4 +1,4 @@
-// Command e2e measures the instance server end to end against the sandbox (issue 3): messages
+// Command e2e measures the instance server end to end against the sandbox: messages
 // per second delivered to a sandbox phone through POST /sendMessage against a plain whatsmeow
 // client's SendMessage loop on the same sandbox, the resident memory of one idle authenticated
 // instance, and the start-up time to serving (fresh and paired data dir).
@@ -24,6 +24,8 @@ import (
 	"runtime"
 	"syscall"
 	"time"
+
+	"github.com/messenger-operator/messenger-operator/hack/bench/benchutil"
 )
 
 // config holds the command-line flags.
@@ -98,7 +100,7 @@ func run(ctx context.Context, cfg config) error {
 		}
 	}
 	fmt.Printf("# instance end-to-end figures, %s, %d cores, %s, load %s\n", time.Now().UTC().Format(time.RFC3339),
-		runtime.NumCPU(), runtime.Version(), loadAvg())
+		runtime.NumCPU(), runtime.Version(), benchutil.LoadAvg())
 	sb, err := startSandbox(ctx)
 	if err != nil {
 		return err

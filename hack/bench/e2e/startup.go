@@ -8,6 +8,8 @@ import (
 	"slices"
 	"syscall"
 	"time"
+
+	"github.com/messenger-operator/messenger-operator/hack/bench/benchutil"
 )
 
 // Poll intervals of the start-up figure: they bound its resolution.
@@ -19,7 +21,7 @@ const (
 // freshStartFigure starts the instance cfg.starts times on an empty data dir and times exec →
 // first 200 from /healthz → /status "got qr code".
 func freshStartFigure(ctx context.Context, cfg config, l launcher, work string) error {
-	fmt.Printf("\n## Start-up, fresh data dir (%d runs, load %s)\n", cfg.starts, loadAvg())
+	fmt.Printf("\n## Start-up, fresh data dir (%d runs, load %s)\n", cfg.starts, benchutil.LoadAvg())
 	var health, qr []time.Duration
 	for i := range cfg.starts {
 		dir := filepath.Join(work, fmt.Sprintf("fresh-%d", i))
@@ -38,7 +40,7 @@ func freshStartFigure(ctx context.Context, cfg config, l launcher, work string) 
 // restartFigure restarts the instance cfg.starts times on a paired data dir and times exec →
 // first 200 from /healthz → /status "authenticated".
 func restartFigure(ctx context.Context, cfg config, l launcher, dir string) error {
-	fmt.Printf("\n## Start-up, paired data dir (restart; %d runs, load %s)\n", cfg.starts, loadAvg())
+	fmt.Printf("\n## Start-up, paired data dir (restart; %d runs, load %s)\n", cfg.starts, benchutil.LoadAvg())
 	var health, auth []time.Duration
 	for i := range cfg.starts {
 		h, s, err := timeStart(ctx, l, dir, "authenticated")
@@ -81,8 +83,8 @@ func report(what string, ds []time.Duration) {
 // memoryFigure reads the instance's resident memory right after pairing and after cfg.idle idle.
 func memoryFigure(ctx context.Context, cfg config, p *instanceProc) error {
 	pid := p.cmd.Process.Pid
-	fmt.Printf("\n## Resident memory of one idle authenticated instance (SQLite store, load %s)\n", loadAvg())
-	rss0, err := procStatusKiB(pid, "VmRSS")
+	fmt.Printf("\n## Resident memory of one idle authenticated instance (SQLite store, load %s)\n", benchutil.LoadAvg())
+	rss0, err := benchutil.StatusKiB(pid, "VmRSS")
 	if err != nil {
 		return err
 	}
@@ -92,15 +94,15 @@ func memoryFigure(ctx context.Context, cfg config, p *instanceProc) error {
 		return ctx.Err()
 	case <-time.After(cfg.idle):
 	}
-	rss, err := procStatusKiB(pid, "VmRSS")
+	rss, err := benchutil.StatusKiB(pid, "VmRSS")
 	if err != nil {
 		return err
 	}
-	hwm, _ := procStatusKiB(pid, "VmHWM")
-	anon, _ := procStatusKiB(pid, "RssAnon")
-	file, _ := procStatusKiB(pid, "RssFile")
+	hwm, _ := benchutil.StatusKiB(pid, "VmHWM")
+	anon, _ := benchutil.StatusKiB(pid, "RssAnon")
+	file, _ := benchutil.StatusKiB(pid, "RssFile")
 	fmt.Printf("VmRSS after %v idle: %d KiB (%.1f MiB) = RssAnon %d KiB + RssFile %d KiB (+ shmem); VmHWM %d KiB (%.1f MiB); load %s\n",
-		cfg.idle, rss, float64(rss)/1024, anon, file, hwm, float64(hwm)/1024, loadAvg())
+		cfg.idle, rss, float64(rss)/1024, anon, file, hwm, float64(hwm)/1024, benchutil.LoadAvg())
 	if cfg.profileDir != "" {
 		msg, err := p.signalChild(syscall.SIGUSR2)
 		if err != nil {

@@ -12,6 +12,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/messenger-operator/messenger-operator/hack/bench/benchutil"
 )
 
 // burst is one timed run of n messages to a phone.
@@ -36,7 +38,7 @@ type rig struct {
 // throughputFigure runs cfg.rounds rounds; each round sends cfg.messages texts to a fresh phone
 // through the instance and through the baseline client, alternating which goes first.
 func throughputFigure(ctx context.Context, r rig) error {
-	fmt.Printf("\n## Messages per second delivered end to end (%d messages per burst, load %s)\n", r.cfg.messages, loadAvg())
+	fmt.Printf("\n## Messages per second delivered end to end (%d messages per burst, load %s)\n", r.cfg.messages, benchutil.LoadAvg())
 	fmt.Printf("instance: %d concurrent POST /sendMessage clients; baseline: sequential whatsmeow SendMessage; receiving phone polled every %v\n",
 		r.cfg.clients, r.cfg.poll)
 	var inst, base []burst
@@ -66,7 +68,7 @@ func throughputFigure(ctx context.Context, r rig) error {
 			}
 			fmt.Printf("round %d %-8s: %.0f msg/s (%v; POSTs answered after %v; duplicates %d; CPU/msg: sender %.0f µs, bench process %.0f µs, sandbox %.0f µs; load %s)\n",
 				round, who, b.rate, b.elapsed.Round(time.Millisecond), b.accepted.Round(time.Millisecond), b.dups,
-				perMsg(b.senderCPU, r.cfg.messages), perMsg(b.benchCPU, r.cfg.messages), perMsg(b.sbCPU, r.cfg.messages), loadAvg())
+				perMsg(b.senderCPU, r.cfg.messages), perMsg(b.benchCPU, r.cfg.messages), perMsg(b.sbCPU, r.cfg.messages), benchutil.LoadAvg())
 		}
 		ratios = append(ratios, inst[len(inst)-1].rate/base[len(base)-1].rate)
 		fmt.Printf("round %d ratio instance/baseline: %.2f\n", round, ratios[len(ratios)-1])
@@ -235,4 +237,10 @@ func median(xs []float64) float64 {
 		return rates[len(rates)/2]
 	}
 	return (rates[len(rates)/2-1] + rates[len(rates)/2]) / 2
+}
+
+// cpuTime is the user+system CPU time a process has used so far (0 when unknown).
+func cpuTime(pid int) time.Duration {
+	d, _ := benchutil.CPUTime(pid)
+	return d
 }

@@ -1,4 +1,4 @@
-// Command operator measures the figures of issue 4 against a real kube-apiserver and etcd
+// Command operator measures the operator's scaling figures against a real kube-apiserver and etcd
 // (envtest binaries from hack/envtest-bins.sh):
 //
 //   - the time for N MessengerInstances created at once to all have their children and a first
@@ -11,7 +11,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -19,7 +18,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -38,14 +36,14 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	v1alpha1 "github.com/messenger-operator/messenger-operator/api/v1alpha1"
 	"github.com/messenger-operator/messenger-operator/controllers"
+	"github.com/messenger-operator/messenger-operator/hack/bench/benchutil"
+	"github.com/messenger-operator/messenger-operator/internal/testenv"
 )
 
 type options struct {
@@ -113,27 +111,22 @@ func run(o options) error {
 		}
 		os.Setenv("KUBEBUILDER_ASSETS", strings.TrimSpace(string(out)))
 	}
-	env := &envtest.Environment{CRDDirectoryPaths: []string{o.crdDir}, ErrorIfCRDPathMissing: true}
-	// envtest's default Service range (a /24) holds too few ClusterIPs for 2×N Services.
-	env.ControlPlane.GetAPIServer().Configure().Set("service-cluster-ip-range", "10.96.0.0/12")
-	cfg, err := env.Start()
+	env, err := testenv.Start(testenv.Options{
+		CRDDirs:   []string{o.crdDir},
+		NewScheme: controllers.NewScheme,
+		// envtest's default Service range (a /24) holds too few ClusterIPs for 2×N Services.
+		APIServerFlags: map[string]string{"service-cluster-ip-range": "10.96.0.0/12"},
+		Unthrottled:    true,
+	})
 	if err != nil {
-		return fmt.Errorf("starting envtest: %w", err)
+		return err
 	}
 	defer func() { _ = env.Stop() }()
-	cfg.QPS = -1
-	scheme, err := controllers.NewScheme()
-	if err != nil {
-		return err
-	}
-	c, err := client.New(cfg, client.Options{Scheme: scheme})
-	if err != nil {
-		return err
-	}
+	c := env.Client
 	ctx := context.Background()
 
 	fmt.Printf("machine: %s, %d cores, %s; N=%d, parallelism %d; load average %s\n",
-		cpuModel(), runtime.NumCPU(), time.Now().UTC().Format("2006-01-02"), o.n, o.workers, loadAverage())
+		cpuModel(), runtime.NumCPU(), time.Now().UTC().Format("2006-01-02"), o.n, o.workers, benchutil.LoadAvg())
 
 	// Baseline: a bare client creates, per instance, the MessengerInstance and the same seven
 	// children the operator makes, and writes one status — no reads, no watches, no logic.
@@ -144,7 +137,7 @@ func run(o options) error {
 	fmt.Printf("bare client: %d writes in %s (%.0f writes/s)\n", o.n*9, base.Round(time.Millisecond), float64(o.n*9)/base.Seconds())
 
 	// The operator, as a separate process so that its memory can be read alone.
-	child, metricsURL, err := startOperator(env, cfg, o)
+	child, metricsURL, err := startOperator(env, o)
 	if err != nil {
 		return err
 	}
@@ -170,7 +163,7 @@ func run(o options) error {
 			}
 		}
 	}
-	fmt.Printf("load average: %s\n", loadAverage())
+	fmt.Printf("load average: %s\n", benchutil.LoadAvg())
 
 	// Steady state: let the queue drain, then count reconciles over the window.
 	time.Sleep(10 * time.Second)
@@ -274,37 +267,20 @@ func baseline(ctx context.Context, c client.Client, o options) (time.Duration, e
 	return time.Since(start), err
 }
 
-func freePort() (string, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	defer l.Close()
-	return l.Addr().String(), nil
-}
-
-func startOperator(env *envtest.Environment, cfg *rest.Config, o options) (*exec.Cmd, string, error) {
-	user, err := env.AddUser(envtest.User{Name: "bench-operator", Groups: []string{"system:masters"}}, cfg)
-	if err != nil {
-		return nil, "", err
-	}
-	kc, err := user.KubeConfig()
-	if err != nil {
-		return nil, "", err
-	}
+func startOperator(env *testenv.Env, o options) (*exec.Cmd, string, error) {
 	dir, err := os.MkdirTemp("", "bench-operator")
 	if err != nil {
 		return nil, "", err
 	}
 	path := filepath.Join(dir, "kubeconfig")
-	if err := os.WriteFile(path, kc, 0o600); err != nil {
+	if err := env.WriteKubeconfig("bench-operator", path); err != nil {
 		return nil, "", err
 	}
-	metrics, err := freePort()
+	metrics, err := testenv.FreeAddr()
 	if err != nil {
 		return nil, "", err
 	}
-	health, err := freePort()
+	health, err := testenv.FreeAddr()
 	if err != nil {
 		return nil, "", err
 	}
@@ -411,28 +387,11 @@ func reconcileTotal(url string) (float64, error) {
 	return total, nil
 }
 
-// procMemory returns VmRSS and VmHWM of pid in MiB.
+// procMemory returns VmRSS and VmHWM of pid in MiB (0 when unknown).
 func procMemory(pid int) (rss, hwm float64) {
-	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0, 0
-	}
-	defer f.Close()
-	s := bufio.NewScanner(f)
-	for s.Scan() {
-		fields := strings.Fields(s.Text())
-		if len(fields) < 2 {
-			continue
-		}
-		kb, _ := strconv.ParseFloat(fields[1], 64)
-		switch fields[0] {
-		case "VmRSS:":
-			rss = kb / 1024
-		case "VmHWM:":
-			hwm = kb / 1024
-		}
-	}
-	return rss, hwm
+	r, _ := benchutil.StatusKiB(pid, "VmRSS")
+	h, _ := benchutil.StatusKiB(pid, "VmHWM")
+	return float64(r) / 1024, float64(h) / 1024
 }
 
 func cpuModel() string {
@@ -448,12 +407,4 @@ func cpuModel() string {
 		}
 	}
 	return runtime.GOARCH
-}
-
-func loadAverage() string {
-	raw, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return "unknown"
-	}
-	return strings.Join(strings.Fields(string(raw))[:3], " ")
 }

@@ -1,4 +1,4 @@
-// Command sandbox measures the figures of the sandbox network (issue 2): messages per second
+// Command sandbox measures the figures of the sandbox network: messages per second
 // routed end to end between real whatsmeow clients against the Signal encryption cost alone,
 // memory per connected idle client on the sandbox side, and the time to pair one client.
 //

@@ -7,6 +7,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/messenger-operator/messenger-operator/hack/bench/benchutil"
 )
 
 // memoryFigure runs the messenger-operator binary's sandbox in its own process, links
@@ -28,7 +30,7 @@ func memoryFigure(ctx context.Context, cfg config) error {
 		}
 	}
 	time.Sleep(2 * time.Second)
-	before, err := procStatusKiB(pid, "VmRSS")
+	before, err := benchutil.StatusKiB(pid, "VmRSS")
 	if err != nil {
 		return err
 	}
@@ -49,7 +51,7 @@ func memoryFigure(ctx context.Context, cfg config) error {
 	fmt.Printf("sandbox VmRSS before the clients (after %d phones): %d KiB\n", cfg.phones, before)
 	for _, idle := range []time.Duration{10 * time.Second, 30 * time.Second} {
 		time.Sleep(idle - time.Since(start.Add(pairing)))
-		after, err := procStatusKiB(pid, "VmRSS")
+		after, err := benchutil.StatusKiB(pid, "VmRSS")
 		if err != nil {
 			return err
 		}
@@ -62,7 +64,7 @@ func memoryFigure(ctx context.Context, cfg config) error {
 		fmt.Printf("after %v idle: VmRSS %d KiB, %d of %d clients connected → %.0f KiB per client\n",
 			idle, after, online, len(clients), float64(after-before)/float64(len(clients)))
 	}
-	hwm, _ := procStatusKiB(pid, "VmHWM")
+	hwm, _ := benchutil.StatusKiB(pid, "VmHWM")
 	fmt.Printf("sandbox peak RSS (VmHWM): %d KiB\n", hwm)
 	if sb.control != "" {
 		heap := filepath.Join(cfg.profileDir, fmt.Sprintf("sandbox-heap-%dclients.pprof", len(clients)))

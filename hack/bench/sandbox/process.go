@@ -12,7 +12,6 @@ import (
 	"os/exec"
 	"runtime"
 	"runtime/pprof"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -180,49 +179,8 @@ func (p *sandboxProc) profile(ctx context.Context, action, file string) error {
 	return nil
 }
 
-// procStatusKiB reads a "kB" field (VmRSS, VmHWM, …) of /proc/PID/status.
-func procStatusKiB(pid int, field string) (int64, error) {
-	return procFileKiB(fmt.Sprintf("/proc/%d/status", pid), field)
-}
-
-// cpuTime is the user+system CPU time a process has used so far.
-func cpuTime(pid int) (time.Duration, error) {
-	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0, err
-	}
-	s := string(raw)
-	fields := strings.Fields(s[strings.LastIndexByte(s, ')')+2:]) // fields from 3 (state) on
-	if len(fields) < 13 {
-		return 0, fmt.Errorf("short /proc/%d/stat", pid)
-	}
-	utime, err1 := strconv.ParseInt(fields[11], 10, 64)
-	stime, err2 := strconv.ParseInt(fields[12], 10, 64)
-	if err := errors.Join(err1, err2); err != nil {
-		return 0, err
-	}
-	const ticks = 100 // USER_HZ on Linux
-	return time.Duration(utime+stime) * time.Second / ticks, nil
-}
-
 // machine describes where the figures were taken.
 func machine() string {
-	mem, _ := procFileKiB("/proc/meminfo", "MemTotal")
+	mem, _ := benchutil.MemTotalKiB()
 	return fmt.Sprintf("%d cores, %.0f GiB, %s", runtime.NumCPU(), float64(mem)/(1<<20), runtime.Version())
 }
-
-// procFileKiB reads a "Name: N kB" field of a /proc file.
-func procFileKiB(path, field string) (int64, error) {
-	raw, err := os.ReadFile(path)
-	if err != nil {
-		return 0, err
-	}
-	for _, line := range strings.Split(string(raw), "\n") {
-		if rest, ok := strings.CutPrefix(line, field+":"); ok {
-			return strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
-		}
-	}
-	return 0, fmt.Errorf("no %s in %s", field, path)
-}
-
-func numCPU() int { return runtime.NumCPU() }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"runtime/pprof"
 	"sync"
 	"time"
@@ -14,6 +15,8 @@ import (
 	"go.mau.fi/whatsmeow/proto/waE2E"
 	"go.mau.fi/whatsmeow/types"
 	"google.golang.org/protobuf/proto"
+
+	"github.com/messenger-operator/messenger-operator/hack/bench/benchutil"
 )
 
 // senderPair is client a (linked to phone pa) writing to client b (linked to phone pb).
@@ -62,13 +65,13 @@ func throughputRun(ctx context.Context, cfg config, run, k int) error {
 	if err != nil {
 		return err
 	}
-	sbCPU0, _ := cpuTime(sb.cmd.Process.Pid)
-	selfCPU0, _ := cpuTime(os.Getpid())
+	sbCPU0, _ := benchutil.CPUTime(sb.cmd.Process.Pid)
+	selfCPU0, _ := benchutil.CPUTime(os.Getpid())
 	start := time.Now()
 	timings, err := sendAll(ctx, pairs, cfg.messages, "bench")
 	elapsed := time.Since(start)
-	sbCPU1, _ := cpuTime(sb.cmd.Process.Pid)
-	selfCPU1, _ := cpuTime(os.Getpid())
+	sbCPU1, _ := benchutil.CPUTime(sb.cmd.Process.Pid)
+	selfCPU1, _ := benchutil.CPUTime(os.Getpid())
 	if perr := errors.Join(sb.profile(ctx, "stop", ""), stopClientProfile()); perr != nil && err == nil {
 		err = perr
 	}
@@ -84,7 +87,7 @@ func throughputRun(ctx context.Context, cfg config, run, k int) error {
 	fmt.Printf("\n### %d sender pair(s): %d messages in %v → %.0f msg/s\n", k, total, elapsed.Round(time.Millisecond), rate)
 	fmt.Printf("sandbox's simulated phones had decrypted their copies %v after the start\n", drained.Sub(start).Round(time.Millisecond))
 	fmt.Printf("CPU during the run: sandbox process %v (%.0f µs/msg), client process %v (%.0f µs/msg), wall %v on %d cores\n",
-		sbCPU1-sbCPU0, perMsg(sbCPU1-sbCPU0, total), selfCPU1-selfCPU0, perMsg(selfCPU1-selfCPU0, total), elapsed.Round(time.Millisecond), numCPU())
+		sbCPU1-sbCPU0, perMsg(sbCPU1-sbCPU0, total), selfCPU1-selfCPU0, perMsg(selfCPU1-selfCPU0, total), elapsed.Round(time.Millisecond), runtime.NumCPU())
 	fmt.Printf("SendMessage mean %v: queue %v, devices %v, encrypt %v, send %v, wait for server ack %v\n",
 		timings.total/time.Duration(total), timings.queue/time.Duration(total), timings.devices/time.Duration(total),
 		timings.encrypt/time.Duration(total), timings.send/time.Duration(total), timings.resp/time.Duration(total))
@@ -227,12 +230,12 @@ func bestCrypto(ctx context.Context, pairs, messages, peers, decrypting int) (fl
 	var best float64
 	var bestCPU time.Duration
 	for range 3 {
-		cpu0, _ := cpuTime(os.Getpid())
+		cpu0, _ := benchutil.CPUTime(os.Getpid())
 		rate, err := cryptoThroughput(ctx, pairs, messages, peers, decrypting)
 		if err != nil {
 			return 0, 0, err
 		}
-		cpu1, _ := cpuTime(os.Getpid())
+		cpu1, _ := benchutil.CPUTime(os.Getpid())
 		if rate > best {
 			best, bestCPU = rate, cpu1-cpu0
 		}
