@@ -59,6 +59,10 @@ var migrations = [][]string{
 			last_error TEXT NOT NULL DEFAULT '',
 			dead BOOLEAN NOT NULL DEFAULT FALSE)`,
 	},
+	{ // 2: GET /messages filters by chat and by time
+		`CREATE INDEX mo_messages_chat ON mo_messages (chat_id, message_number)`,
+		`CREATE INDEX mo_messages_time ON mo_messages (time, message_number)`,
+	},
 }
 
 // SchemaVersion is the schema version this build writes.
