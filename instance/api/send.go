@@ -26,10 +26,10 @@ type sendResponse struct {
 }
 
 type sendMessageRequest struct {
-	ChatID      flexString `json:"chatId"`
-	Phone       flexString `json:"phone"`
-	Body        *string    `json:"body"`
-	QuotedMsgID string     `json:"quotedMsgId"`
+	ChatID      flexString  `json:"chatId"`
+	Phone       flexString  `json:"phone"`
+	Body        *flexString `json:"body"`
+	QuotedMsgID string      `json:"quotedMsgId"`
 }
 
 // TextMetadata is the queue metadata of a text send.
@@ -65,11 +65,12 @@ func (s *Server) sendMessage(c *gin.Context) {
 	if !ok {
 		return
 	}
-	if req.Body == nil || strings.TrimSpace(*req.Body) == "" {
+	if req.Body == nil || strings.TrimSpace(string(*req.Body)) == "" {
 		abort(c, http.StatusBadRequest, "body is required: the message text")
 		return
 	}
-	if !utf8.ValidString(*req.Body) || utf8.RuneCountInString(*req.Body) > MaxTextLength {
+	body := string(*req.Body)
+	if !utf8.ValidString(body) || utf8.RuneCountInString(body) > MaxTextLength {
 		abort(c, http.StatusUnprocessableEntity, "body must be valid UTF-8 of at most %d characters", MaxTextLength)
 		return
 	}
@@ -80,7 +81,7 @@ func (s *Server) sendMessage(c *gin.Context) {
 		}
 	}
 	meta, _ := json.Marshal(TextMetadata{QuotedMsgID: req.QuotedMsgID})
-	s.enqueue(c, store.NewItem{Kind: store.KindText, Chat: to, Body: *req.Body, Metadata: string(meta)}, nil)
+	s.enqueue(c, store.NewItem{Kind: store.KindText, Chat: to, Body: body, Metadata: string(meta)}, nil)
 }
 
 // resolveChat answers 400 when neither chatId nor phone is given and 422 when one is invalid.
