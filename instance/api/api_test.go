@@ -265,7 +265,7 @@ func TestBadInputs(t *testing.T) {
 		want                    int
 	}{
 		{"malformed JSON", "/sendMessage", "application/json", `{"phone": "1747`, 400},
-		{"wrong type", "/sendMessage", "application/json", `{"phone": "17472822486", "body": 5}`, 400},
+		{"wrong type", "/sendMessage", "application/json", `{"phone": "17472822486", "body": {"text": 5}}`, 400},
 		{"missing body", "/sendMessage", "application/json", `{"phone": "17472822486"}`, 400},
 		{"empty body field", "/sendMessage", "application/json", `{"phone": "17472822486", "body": "  "}`, 400},
 		{"missing chat", "/sendMessage", "application/json", `{"body": "hi"}`, 400},
@@ -307,7 +307,8 @@ func TestBadInputs(t *testing.T) {
 			t.Errorf("%s: no error message", tt.name)
 		}
 	}
-	for _, q := range []string{"lastMessageNumber=-1", "lastMessageNumber=abc", "limit=0", "limit=5000"} {
+	for _, q := range []string{"lastMessageNumber=-1", "lastMessageNumber=abc", "limit=-1", "limit=x",
+		"last=maybe", "chatId=nonsense", "min_time=x", "max_time=-5", "min_time=20&max_time=10"} {
 		if rec := h.do("GET", "/messages?"+q, "", nil, true); rec.Code != 400 {
 			t.Errorf("GET /messages?%s = %d", q, rec.Code)
 		}

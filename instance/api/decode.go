@@ -6,16 +6,21 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"mime"
+	"mime/multipart"
 	"net/http"
 	"net/url"
+	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/gin-gonic/gin"
 )
 
-// flexString is a request field that accepts a JSON string or number (phones are often numbers).
+// flexString is a request field that accepts a JSON string or number: phones and one-time codes
+// are often sent as numbers (PHP json_encode of an int, JavaScript numbers).
 type flexString string
 
 // UnmarshalJSON accepts "text", 123 and null.
@@ -30,10 +35,66 @@ func (f *flexString) UnmarshalJSON(b []byte) error {
 	}
 	var n json.Number
 	if err := json.Unmarshal(b, &n); err != nil {
-		return errors.New("want a string")
+		return &json.UnmarshalTypeError{Value: jsonKind(b), Type: reflect.TypeFor[string]()}
 	}
 	*f = flexString(n.String())
 	return nil
+}
+
+// flexStrings is a list field that accepts an array of strings or numbers, or one string or
+// number; one string may list several values separated by commas or semicolons
+// ("17472822486,79680565372"). Empty entries are dropped.
+type flexStrings []string
+
+// UnmarshalJSON accepts ["a", 1], "a", "a,b", 1 and null.
+func (f *flexStrings) UnmarshalJSON(b []byte) error {
+	b = bytes.TrimSpace(b)
+	if string(b) == "null" {
+		return nil
+	}
+	var items []flexString
+	if len(b) > 0 && b[0] == '[' {
+		if err := json.Unmarshal(b, &items); err != nil {
+			return &json.UnmarshalTypeError{Value: "array of " + jsonKind(b[1:]), Type: reflect.TypeFor[[]string]()}
+		}
+	} else {
+		var one flexString
+		if err := one.UnmarshalJSON(b); err != nil {
+			return &json.UnmarshalTypeError{Value: jsonKind(b), Type: reflect.TypeFor[[]string]()}
+		}
+		for part := range strings.FieldsFuncSeq(string(one), func(r rune) bool { return r == ',' || r == ';' }) {
+			items = append(items, flexString(part))
+		}
+	}
+	out := make(flexStrings, 0, len(items))
+	for _, it := range items {
+		if v := strings.TrimSpace(string(it)); v != "" {
+			out = append(out, v)
+		}
+	}
+	*f = out
+	return nil
+}
+
+// jsonKind names the kind of the JSON value b starts with, for error messages.
+func jsonKind(b []byte) string {
+	b = bytes.TrimSpace(b)
+	if len(b) == 0 {
+		return "nothing"
+	}
+	switch b[0] {
+	case '{':
+		return "object"
+	case '[':
+		return "array"
+	case '"':
+		return "string"
+	case 't', 'f':
+		return "bool"
+	case 'n':
+		return "null"
+	}
+	return "number"
 }
 
 // flexBool accepts true/false, 1/0 and their string forms; Set tells whether it was given.
@@ -63,8 +124,10 @@ func parseBool(s string) (bool, error) {
 	return false, fmt.Errorf("want 1, 0, true or false, not %q", s)
 }
 
-// bind decodes a JSON (or form-encoded) request body into dst. On failure it answers with the
-// right error (400 malformed, 413 too large, 415 wrong content type) and returns false.
+// bind decodes a request body into dst: JSON (also unlabelled, or labelled as a form or as text,
+// as curl -d and fetch send it), a form (application/x-www-form-urlencoded, also unlabelled) or a
+// multipart form's fields (PHP curl with an array). On failure it answers with the right error
+// (400 malformed, 413 too large, 415 wrong content type) and returns false.
 func bind(c *gin.Context, dst any) bool {
 	body, err := io.ReadAll(c.Request.Body)
 	if err != nil {
@@ -76,20 +139,29 @@ func bind(c *gin.Context, dst any) bool {
 		abort(c, http.StatusBadRequest, "reading the request body: %v", err)
 		return false
 	}
-	mt, _, _ := mime.ParseMediaType(c.GetHeader("Content-Type"))
+	mt, params, _ := mime.ParseMediaType(c.GetHeader("Content-Type"))
 	trimmed := bytes.TrimSpace(body)
 	switch {
 	case len(trimmed) == 0:
 		trimmed = []byte("{}")
+	case mt == "multipart/form-data":
+		converted, err := multipartToJSON(body, params["boundary"])
+		if err != nil {
+			abort(c, http.StatusBadRequest, "malformed multipart form: %v", err)
+			return false
+		}
+		trimmed = converted
 	case mt == "application/json" || strings.HasSuffix(mt, "+json") || trimmed[0] == '{':
-		// JSON, also when a client (curl -d) labels it as a form.
-	case mt == "application/x-www-form-urlencoded":
+		// JSON, also when a client (curl -d, fetch with a string body) labels it otherwise.
+	case mt == "application/x-www-form-urlencoded" || (mt == "" || mt == "text/plain") && looksLikeForm(trimmed):
 		converted, err := formToJSON(string(trimmed))
 		if err != nil {
 			abort(c, http.StatusBadRequest, "malformed form body: %v", err)
 			return false
 		}
 		trimmed = converted
+	case mt == "" || mt == "text/plain":
+		// Not a form: decode as JSON, which explains what is wrong.
 	default:
 		abort(c, http.StatusUnsupportedMediaType, "unsupported Content-Type %q: send application/json", mt)
 		return false
@@ -101,6 +173,11 @@ func bind(c *gin.Context, dst any) bool {
 	return true
 }
 
+// looksLikeForm reports whether an unlabelled body reads as key=value pairs rather than JSON.
+func looksLikeForm(b []byte) bool {
+	return len(b) > 0 && !strings.ContainsRune(`{["`, rune(b[0])) && bytes.IndexByte(b, '=') > 0
+}
+
 func describeJSONError(err error) string {
 	var typeErr *json.UnmarshalTypeError
 	if errors.As(err, &typeErr) && typeErr.Field != "" {
@@ -109,21 +186,72 @@ func describeJSONError(err error) string {
 	return err.Error()
 }
 
-// formToJSON turns a form body into a JSON object: repeated keys (or key[]) become arrays.
+// formToJSON turns a form body into a JSON object: repeated keys, key[] and PHP's indexed key[0],
+// key[1] (http_build_query) become arrays.
 func formToJSON(body string) ([]byte, error) {
 	values, err := url.ParseQuery(body)
 	if err != nil {
 		return nil, err
 	}
+	return json.Marshal(formObject(values))
+}
+
+// multipartToJSON turns the fields of a multipart form into a JSON object as formToJSON does;
+// file parts are not fields and are left out.
+func multipartToJSON(body []byte, boundary string) ([]byte, error) {
+	if boundary == "" {
+		return nil, errors.New("no boundary in the Content-Type")
+	}
+	form, err := multipart.NewReader(bytes.NewReader(body), boundary).ReadForm(int64(len(body)) + 1)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = form.RemoveAll() }()
+	return json.Marshal(formObject(form.Value))
+}
+
+// formObject builds the JSON object of form values.
+func formObject(values map[string][]string) map[string]any {
 	obj := map[string]any{}
+	indexed := map[string]map[int]string{}
 	for k, v := range values {
+		if name, idx, ok := indexedKey(k); ok {
+			if indexed[name] == nil {
+				indexed[name] = map[int]string{}
+			}
+			indexed[name][idx] = v[len(v)-1]
+			continue
+		}
 		if name, isList := strings.CutSuffix(k, "[]"); isList || len(v) > 1 {
 			obj[name] = v
 			continue
 		}
 		obj[k] = v[0]
 	}
-	return json.Marshal(obj)
+	for name, byIndex := range indexed {
+		list := make([]string, 0, len(byIndex))
+		for _, i := range slices.Sorted(maps.Keys(byIndex)) {
+			list = append(list, byIndex[i])
+		}
+		if prev, ok := obj[name].([]string); ok {
+			list = append(prev, list...)
+		}
+		obj[name] = list
+	}
+	return obj
+}
+
+// indexedKey splits a PHP list key, name[3], into name and 3.
+func indexedKey(k string) (string, int, bool) {
+	open := strings.LastIndexByte(k, '[')
+	if open <= 0 || !strings.HasSuffix(k, "]") {
+		return "", 0, false
+	}
+	i, err := strconv.Atoi(k[open+1 : len(k)-1])
+	if err != nil || i < 0 {
+		return "", 0, false
+	}
+	return k[:open], i, true
 }
 
 // queryInt parses an optional non-negative integer query parameter.

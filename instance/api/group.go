@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"slices"
 	"strings"
 	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/messenger-operator/messenger-operator/instance/chat"
 	"github.com/messenger-operator/messenger-operator/instance/queue"
 	"github.com/messenger-operator/messenger-operator/instance/store"
 )
@@ -17,9 +19,11 @@ import (
 const MaxGroupNameLength = 100
 
 type groupRequest struct {
-	GroupName   string       `json:"groupName"`
-	Phones      []flexString `json:"phones"`
-	MessageText string       `json:"messageText"`
+	GroupName flexString `json:"groupName"`
+	// Phones and ChatIDs name the members; each is an array or one (comma separated) string.
+	Phones      flexStrings `json:"phones"`
+	ChatIDs     flexStrings `json:"chatIds"`
+	MessageText flexString  `json:"messageText"`
 }
 
 type groupResponse struct {
@@ -36,7 +40,7 @@ func (s *Server) group(c *gin.Context) {
 	if !bind(c, &req) {
 		return
 	}
-	name := strings.TrimSpace(req.GroupName)
+	name := strings.TrimSpace(string(req.GroupName))
 	if name == "" {
 		abort(c, http.StatusBadRequest, "groupName is required")
 		return
@@ -45,18 +49,11 @@ func (s *Server) group(c *gin.Context) {
 		abort(c, http.StatusUnprocessableEntity, "groupName is longer than %d characters", MaxGroupNameLength)
 		return
 	}
-	if len(req.Phones) == 0 {
-		abort(c, http.StatusBadRequest, "phones is required: the members' phone numbers")
+	participants, ok := groupMembers(c, req)
+	if !ok {
 		return
 	}
-	meta := queue.Group{GroupName: name, MessageText: req.MessageText}
-	for _, p := range req.Phones {
-		id, ok := resolveChat(c, "", string(p))
-		if !ok {
-			return
-		}
-		meta.Participants = append(meta.Participants, id.String())
-	}
+	meta := queue.Group{GroupName: name, MessageText: string(req.MessageText), Participants: participants}
 	it, err := s.opts.Store.Enqueue(c.Request.Context(), store.NewItem{Body: name, Payload: meta})
 	if err != nil {
 		s.enqueueFailed(c, err, "group")
@@ -84,4 +81,38 @@ func (s *Server) group(c *gin.Context) {
 		resp.Message = "Group creation queued"
 		c.JSON(http.StatusOK, resp)
 	}
+}
+
+// groupMembers resolves the phones and chatIds of a group request into distinct chat ids of people.
+func groupMembers(c *gin.Context, req groupRequest) ([]string, bool) {
+	if len(req.Phones)+len(req.ChatIDs) == 0 {
+		abort(c, http.StatusBadRequest, "phones or chatIds is required: the members' phone numbers or chat ids")
+		return nil, false
+	}
+	var out []string
+	add := func(chatID, phone string) bool {
+		id, ok := resolveChat(c, chatID, phone)
+		if !ok {
+			return false
+		}
+		if id.Kind == chat.Group {
+			abort(c, http.StatusUnprocessableEntity, "%s is a group: members must be people", id)
+			return false
+		}
+		if !slices.Contains(out, id.String()) {
+			out = append(out, id.String())
+		}
+		return true
+	}
+	for _, p := range req.Phones {
+		if !add("", p) {
+			return nil, false
+		}
+	}
+	for _, id := range req.ChatIDs {
+		if !add(id, "") {
+			return nil, false
+		}
+	}
+	return out, true
 }

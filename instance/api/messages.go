@@ -2,59 +2,114 @@ package api
 
 import (
 	"net/http"
+	"strings"
 
 	"github.com/gin-gonic/gin"
 
 	"github.com/messenger-operator/messenger-operator/instance/chat"
+	"github.com/messenger-operator/messenger-operator/instance/store"
 )
 
 // PageSize is how many messages GET /messages returns per page (and `last` returns).
 const PageSize = 100
 
-// MaxPageSize caps the optional limit parameter.
+// MaxPageSize caps the optional limit parameter; limit=0 (chat-api.com's "all") means this many.
 const MaxPageSize = 1000
+
+// millisecondsFrom: min_time and max_time at or above this are taken as milliseconds (JavaScript's
+// Date.now()); unix seconds reach it only in the year 33658.
+const millisecondsFrom = 1_000_000_000_000
 
 type messagesResponse struct {
 	Messages          []chat.Message `json:"messages"`
 	LastMessageNumber int64          `json:"lastMessageNumber"`
 }
 
-// messages pages the journal: messages after lastMessageNumber, or the last 100 with `last`.
+// messages pages the journal: messages after lastMessageNumber, or the last ones with `last`,
+// optionally of one chat (chatId) and within a time window (min_time, max_time, inclusive).
 func (s *Server) messages(c *gin.Context) {
-	after, ok := queryInt(c, "lastMessageNumber", 0)
+	q, ok := messageQuery(c)
 	if !ok {
 		return
 	}
-	limit, ok := queryInt(c, "limit", PageSize)
-	if !ok {
-		return
-	}
-	if limit < 1 || limit > MaxPageSize {
-		abort(c, http.StatusBadRequest, "limit must be between 1 and %d", MaxPageSize)
-		return
-	}
-	var msgs []chat.Message
-	var err error
-	if last, given := c.GetQuery("last"); given && last != "0" && last != "false" {
-		msgs, err = s.opts.Store.LastMessages(c.Request.Context(), int(limit))
-		after = 0
-	} else {
-		msgs, err = s.opts.Store.Messages(c.Request.Context(), after, int(limit))
-	}
+	msgs, err := s.opts.Store.FindMessages(c.Request.Context(), q)
 	if err != nil {
 		s.log.Error("reading messages", "error", err)
 		abort(c, http.StatusServiceUnavailable, "could not read messages: storage unavailable")
 		return
 	}
-	next := after
+	next := q.After
 	if len(msgs) > 0 {
 		next = msgs[len(msgs)-1].MessageNumber
 	}
-	rewrite := RewriteMedia(s.mediaBase(c))
+	base := s.mediaBase(c)
+	if s.opts.PublicURL == "" {
+		base += instancePrefix(c.Request) // links come back the way the request came in
+	}
+	rewrite := RewriteMedia(base)
 	for i := range msgs {
 		rewrite(&msgs[i])
+		if msgs[i].ChatName == "" { // journaled before chatName was recorded
+			msgs[i].ChatName = strings.Split(msgs[i].ChatID, "@")[0]
+		}
 	}
 	c.JSON(http.StatusOK, messagesResponse{Messages: msgs, LastMessageNumber: next})
+}
+
+// messageQuery reads the parameters of GET /messages; it answers 400 itself on bad ones.
+func messageQuery(c *gin.Context) (store.MessageQuery, bool) {
+	var q store.MessageQuery
+	after, ok := queryInt(c, "lastMessageNumber", 0)
+	if !ok {
+		return q, false
+	}
+	limit, ok := queryInt(c, "limit", PageSize)
+	if !ok {
+		return q, false
+	}
+	if limit == 0 || limit > MaxPageSize {
+		limit = MaxPageSize
+	}
+	q.After, q.Limit = after, int(limit)
+	if raw, given := c.GetQuery("last"); given {
+		last := true // a bare ?last
+		if strings.TrimSpace(raw) != "" {
+			var err error
+			if last, err = parseBool(raw); err != nil {
+				abort(c, http.StatusBadRequest, "last: %v", err)
+				return q, false
+			}
+		}
+		if last { // the seed: with last, lastMessageNumber is ignored
+			q.Last, q.After = true, 0
+		}
+	}
+	if raw := strings.TrimSpace(c.Query("chatId")); raw != "" {
+		id, err := chat.Resolve(raw, "")
+		if err != nil {
+			abort(c, http.StatusBadRequest, "chatId: %v", err)
+			return q, false
+		}
+		q.ChatID = id.String()
+	}
+	for _, p := range []struct {
+		name string
+		dst  *int64
+	}{{"min_time", &q.MinTime}, {"max_time", &q.MaxTime}} {
+		v, ok := queryInt(c, p.name, 0)
+		if !ok {
+			return q, false
+		}
+		if v >= millisecondsFrom {
+			v /= 1000
+		}
+		*p.dst = v
+	}
+	if q.MinTime > 0 && q.MaxTime > 0 && q.MinTime > q.MaxTime {
+		abort(c, http.StatusBadRequest, "min_time (%d) is after max_time (%d)", q.MinTime, q.MaxTime)
+		return q, false
+	}
+	return q, true
 }
 
 type queueResponse struct {

@@ -26,10 +26,10 @@ type sendResponse struct {
 }
 
 type sendMessageRequest struct {
-	ChatID      flexString `json:"chatId"`
-	Phone       flexString `json:"phone"`
-	Body        *string    `json:"body"`
-	QuotedMsgID string     `json:"quotedMsgId"`
+	ChatID      flexString  `json:"chatId"`
+	Phone       flexString  `json:"phone"`
+	Body        *flexString `json:"body"`
+	QuotedMsgID string      `json:"quotedMsgId"`
 }
 
 func (s *Server) sendMessage(c *gin.Context) {
@@ -41,11 +41,12 @@ func (s *Server) sendMessage(c *gin.Context) {
 	if !ok {
 		return
 	}
-	if req.Body == nil || strings.TrimSpace(*req.Body) == "" {
+	if req.Body == nil || strings.TrimSpace(string(*req.Body)) == "" {
 		abort(c, http.StatusBadRequest, "body is required: the message text")
 		return
 	}
-	if !utf8.ValidString(*req.Body) || utf8.RuneCountInString(*req.Body) > MaxTextLength {
+	body := string(*req.Body)
+	if !utf8.ValidString(body) || utf8.RuneCountInString(body) > MaxTextLength {
 		abort(c, http.StatusUnprocessableEntity, "body must be valid UTF-8 of at most %d characters", MaxTextLength)
 		return
 	}
@@ -55,7 +56,7 @@ func (s *Server) sendMessage(c *gin.Context) {
 			return
 		}
 	}
-	s.enqueue(c, store.NewItem{Chat: to, Body: *req.Body, Payload: queue.Text{QuotedMsgID: req.QuotedMsgID}}, nil)
+	s.enqueue(c, store.NewItem{Chat: to, Body: body, Payload: queue.Text{QuotedMsgID: req.QuotedMsgID}}, nil)
 }
 
 // resolveChat answers 400 when neither chatId nor phone is given and 422 when one is invalid.

@@ -100,8 +100,9 @@ func New(opts Options) (*Server, error) {
 	return s, nil
 }
 
-// Handler returns the HTTP handler.
-func (s *Server) Handler() http.Handler { return s.engine }
+// Handler returns the HTTP handler. Paths may start with /instance<digits> (see
+// stripInstancePrefix).
+func (s *Server) Handler() http.Handler { return stripInstancePrefix(s.engine) }
 
 // Metrics returns the hook the webhook dispatcher reports delivery outcomes to.
 func (s *Server) Metrics() func(outcome string, events int, age time.Duration) {
@@ -131,6 +132,7 @@ func (s *Server) routes() *gin.Engine {
 	a.GET("/me", s.me)
 	a.POST("/pairingCode", s.limitBody(s.opts.MaxJSONBytes), s.pairingCode)
 	a.POST("/sendMessage", s.limitBody(s.opts.MaxJSONBytes), s.sendMessage)
+	a.POST("/message", s.limitBody(s.opts.MaxJSONBytes), s.sendMessage) // the old name most public code calls
 	a.POST("/sendFile", s.limitBody(s.opts.MaxFileBytes/3*4+s.opts.MaxJSONBytes), s.sendFile)
 	a.POST("/group", s.limitBody(s.opts.MaxJSONBytes), s.group)
 	a.GET("/messages", s.messages)

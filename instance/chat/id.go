@@ -113,17 +113,18 @@ func ParsePhone(s string) (ID, error) {
 	return ID{Kind: Person, User: digits}, nil
 }
 
-// Resolve turns the chatId / phone pair of a send request into one chat id: exactly one of them
-// must be set.
+// Resolve turns the chatId / phone pair of a send request into one chat id. Either may be
+// given, or both when they name the same chat. Clients mix the two up, so a chatId without an @
+// is taken as a phone number and a phone with an @ as a chat id.
 func Resolve(chatID, phone string) (ID, error) {
 	chatID, phone = strings.TrimSpace(chatID), strings.TrimSpace(phone)
 	switch {
 	case chatID != "" && phone != "":
-		id, err := ParseChatID(chatID)
+		id, err := parseEither(chatID)
 		if err != nil {
 			return ID{}, err
 		}
-		p, err := ParsePhone(phone)
+		p, err := parseEither(phone)
 		if err != nil {
 			return ID{}, err
 		}
@@ -132,11 +133,19 @@ func Resolve(chatID, phone string) (ID, error) {
 		}
 		return id, nil
 	case chatID != "":
-		return ParseChatID(chatID)
+		return parseEither(chatID)
 	case phone != "":
-		return ParsePhone(phone)
+		return parseEither(phone)
 	}
 	return ID{}, fmt.Errorf("%w: chatId or phone is required", ErrBadChatID)
+}
+
+// parseEither parses a chat id when s has an @ and a phone number otherwise.
+func parseEither(s string) (ID, error) {
+	if strings.Contains(s, "@") {
+		return ParseChatID(s)
+	}
+	return ParsePhone(s)
 }
 
 func isDigits(s string) bool {

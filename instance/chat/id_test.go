@@ -135,3 +135,27 @@ func FuzzParseMessageID(f *testing.F) {
 		}
 	})
 }
+
+// Clients of chat-api.com mix phone and chatId up and write numbers in many ways.
+func TestResolveLenient(t *testing.T) {
+	for _, c := range []struct{ chatID, phone, want string }{
+		{"", "+17472822486", "17472822486@c.us"},
+		{"", "+1 (747) 282-2486", "17472822486@c.us"},
+		{"", "17472822486@c.us", "17472822486@c.us"},
+		{"", "17472822486@s.whatsapp.net", "17472822486@c.us"},
+		{"17472822486", "", "17472822486@c.us"},
+		{"+17472822486", "", "17472822486@c.us"},
+		{"120363000000000001@g.us", "", "120363000000000001@g.us"},
+		{"17472822486", "17472822486@c.us", "17472822486@c.us"},
+	} {
+		id, err := Resolve(c.chatID, c.phone)
+		if err != nil || id.String() != c.want {
+			t.Errorf("Resolve(%q, %q) = %s %v, want %s", c.chatID, c.phone, id, err, c.want)
+		}
+	}
+	for _, pair := range [][2]string{{"", "1747abc"}, {"12", ""}, {"", "x@c.us"}, {"17472822486", "79680565372@c.us"}} {
+		if _, err := Resolve(pair[0], pair[1]); !errors.Is(err, ErrBadChatID) {
+			t.Errorf("Resolve(%q, %q) = %v", pair[0], pair[1], err)
+		}
+	}
+}

@@ -49,8 +49,9 @@ type Message struct {
 	MessageNumber int64 `json:"messageNumber"`
 	// Caption is the text under a media message.
 	Caption string `json:"caption,omitempty"`
-	// ChatName is the group subject or contact name when known.
-	ChatName string `json:"chatName,omitempty"`
+	// ChatName is the group subject for groups, the contact's name for people, else the number
+	// (or group id). Always present: receivers written for chat-api.com read it unconditionally.
+	ChatName string `json:"chatName"`
 	// QuotedMsgID is the id of the message this one replies to.
 	QuotedMsgID string `json:"quotedMsgId,omitempty"`
 	// QuotedMsgBody is the body of the quoted message when known.

@@ -277,7 +277,8 @@ func (e *Engine) deliver(ctx context.Context, cli *whatsmeow.Client, it store.It
 }
 
 func (e *Engine) entry(it store.Item, kind, body string) *chat.Message {
-	return &chat.Message{ID: it.MessageID, Body: body, Type: kind, FromMe: true, ChatID: it.ChatID, Time: time.Now().Unix()}
+	return &chat.Message{ID: it.MessageID, Body: body, Type: kind, FromMe: true, ChatID: it.ChatID, Time: time.Now().Unix(),
+		ChatName: e.entryChatName(it)}
 }
 
 // send sends msg to a Chat API chat id with the WhatsApp id fixed at enqueue time.

@@ -72,6 +72,7 @@ type Engine struct {
 	failures int       // consecutive failed connection attempts
 
 	sendsOK, sendsFailed atomic.Uint64 // outcomes of drained sends, for metrics
+	names                groupNames    // group subjects for chatName (names.go)
 
 	subMu sync.Mutex
 	subs  map[chan struct{}]struct{} // status change subscribers

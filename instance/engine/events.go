@@ -23,6 +23,7 @@ func (e *Engine) handleEvent(cli *whatsmeow.Client, evt any) bool {
 	if !e.current(cli) {
 		return true
 	}
+	e.learnNames(evt)
 	switch ev := evt.(type) {
 	case *events.Connected:
 		e.mu.Lock()
@@ -121,6 +122,7 @@ func (e *Engine) onCall(cli *whatsmeow.Client, ev *events.CallOffer) bool {
 
 // journal appends a message to the journal; false means it could not be stored.
 func (e *Engine) journal(m chat.Message) bool {
+	e.fillChatName(&m)
 	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
 	defer cancel()
 	if _, _, err := e.opts.Store.AppendMessage(ctx, m); err != nil {

@@ -42,6 +42,11 @@ func (e *Engine) onMessage(cli *whatsmeow.Client, ev *events.Message) bool {
 		Body: c.body, Type: c.kind, SenderName: info.PushName, FromMe: info.IsFromMe, Author: author.String(),
 		Time: info.Timestamp.Unix(), ChatID: chatID.String(), Caption: c.caption, FileName: c.fileName, MimeType: c.mime,
 	}
+	hint := ""
+	if !info.IsFromMe && !info.IsGroup {
+		hint = info.PushName // the contact store learns it only after this event
+	}
+	m.ChatName = e.chatName(cli, m.ChatID, hint)
 	if ctxInfo := contextInfo(ev.Message); ctxInfo != nil {
 		m.IsForwarded = ctxInfo.GetIsForwarded()
 		m.QuotedMsgBody = ctxInfo.GetQuotedMessage().GetConversation()

@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/messenger-operator/messenger-operator/instance/chat"
@@ -76,22 +78,78 @@ func (s *Store) appendMessage(ctx context.Context, tx *wtx, m chat.Message, waID
 	return m, true, nil
 }
 
+// MessageQuery selects journal messages (GET /messages). Zero fields do not filter.
+type MessageQuery struct {
+	// After keeps messages numbered above it (paging by lastMessageNumber).
+	After int64
+	// ChatID keeps the messages of one chat, in Chat API form (17472822486@c.us, <id>@g.us, <id>@lid).
+	ChatID string
+	// MinTime and MaxTime keep messages sent at or after, and at or before, these unix seconds.
+	MinTime, MaxTime int64
+	// Limit caps how many messages are returned; it must be positive.
+	Limit int
+	// Last returns the last Limit matching messages instead of the first ones; either way they come
+	// oldest first.
+	Last bool
+}
+
+// FindMessages returns the messages q selects, in message number order.
+func (s *Store) FindMessages(ctx context.Context, q MessageQuery) ([]chat.Message, error) {
+	if q.Limit <= 0 {
+		return nil, fmt.Errorf("querying messages: limit must be positive, not %d", q.Limit)
+	}
+	query, args := q.sql()
+	msgs, err := s.queryMessages(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	if q.Last {
+		slices.Reverse(msgs)
+	}
+	return msgs, nil
+}
+
+// sql builds the statement of q; the indexes on (chat_id, message_number) and (time,
+// message_number) serve its filters.
+func (q MessageQuery) sql() (string, []any) {
+	var where []string
+	var args []any
+	cond := func(expr string, v any) {
+		args = append(args, v)
+		where = append(where, fmt.Sprintf(expr, len(args)))
+	}
+	if q.After > 0 {
+		cond("message_number > $%d", q.After)
+	}
+	if q.ChatID != "" {
+		cond("chat_id = $%d", q.ChatID)
+	}
+	if q.MinTime > 0 {
+		cond("time >= $%d", q.MinTime)
+	}
+	if q.MaxTime > 0 {
+		cond("time <= $%d", q.MaxTime)
+	}
+	query := "SELECT data FROM mo_messages"
+	if len(where) > 0 {
+		query += " WHERE " + strings.Join(where, " AND ")
+	}
+	order := "ASC"
+	if q.Last {
+		order = "DESC"
+	}
+	args = append(args, q.Limit)
+	return query + fmt.Sprintf(" ORDER BY message_number %s LIMIT $%d", order, len(args)), args
+}
+
 // Messages returns up to limit messages with a number above after, in order.
 func (s *Store) Messages(ctx context.Context, after int64, limit int) ([]chat.Message, error) {
-	return s.queryMessages(ctx, `SELECT data FROM mo_messages WHERE message_number > $1
-		ORDER BY message_number LIMIT $2`, after, limit)
+	return s.FindMessages(ctx, MessageQuery{After: after, Limit: limit})
 }
 
 // LastMessages returns the last n messages, oldest first.
 func (s *Store) LastMessages(ctx context.Context, n int) ([]chat.Message, error) {
-	msgs, err := s.queryMessages(ctx, `SELECT data FROM mo_messages ORDER BY message_number DESC LIMIT $1`, n)
-	if err != nil {
-		return nil, err
-	}
-	for i, j := 0, len(msgs)-1; i < j; i, j = i+1, j-1 {
-		msgs[i], msgs[j] = msgs[j], msgs[i]
-	}
-	return msgs, nil
+	return s.FindMessages(ctx, MessageQuery{Limit: n, Last: true})
 }
 
 // LastMessageNumber returns the highest message number given so far (0 if none).

@@ -68,6 +68,10 @@ var migrations = [][]string{
 			SELECT 'queued_items', COUNT(*) FROM mo_queue WHERE state IN ('queued', 'sending')`,
 		`INSERT INTO mo_counters (name, value) VALUES ('queued_bytes', 0)`,
 	},
+	{ // 3: GET /messages filters by chat and by time
+		`CREATE INDEX mo_messages_chat ON mo_messages (chat_id, message_number)`,
+		`CREATE INDEX mo_messages_time ON mo_messages (time, message_number)`,
+	},
 }
 
 // SchemaVersion is the schema version this build writes.
