@@ -68,8 +68,9 @@ type Verifier struct {
 	now func() time.Time
 }
 
-// NewVerifier takes the signing secret as configured on the instance: whsec_<base64> or raw.
-// An empty secret accepts unsigned deliveries.
+// NewVerifier takes the signing secret as configured on the instance: whsec_<base64>, or without
+// the prefix standard padded base64 (decoded too, as the Standard Webhooks libraries do), or else
+// raw bytes. An empty secret accepts unsigned deliveries.
 func NewVerifier(secret string) (*Verifier, error) {
 	v := &Verifier{now: time.Now}
 	if rest, ok := strings.CutPrefix(secret, "whsec_"); ok {
@@ -77,6 +78,9 @@ func NewVerifier(secret string) (*Verifier, error) {
 		if err != nil || len(key) == 0 {
 			return nil, errors.New("whsec_ must be followed by a non-empty base64 key")
 		}
+		v.key = key
+	} else if key, err := base64.StdEncoding.DecodeString(secret); err == nil && len(key) > 0 &&
+		len(secret)%4 == 0 && !strings.ContainsAny(secret, "\r\n") {
 		v.key = key
 	} else if secret != "" {
 		v.key = []byte(secret)

@@ -146,6 +146,7 @@ func (s *Server) routes() *gin.Engine {
 		a.Handle(method, "/clearMessagesQueue", s.clearQueue)
 	}
 	a.GET("/showMessagesQueue", s.showQueue)
+	a.GET("/webhookStatus", s.webhookStatus)
 	return r
 }
 

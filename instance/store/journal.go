@@ -71,7 +71,7 @@ func (s *Store) appendMessage(ctx context.Context, tx *wtx, m chat.Message, waID
 		return chat.Message{}, false, fmt.Errorf("inserting message: %w", err)
 	}
 	if s.Settings().WebhookURL != "" {
-		if err := s.addEvent(ctx, tx, eventMessage, raw); err != nil {
+		if err := s.addEvent(ctx, tx, eventMessage, m.ID, raw); err != nil {
 			return chat.Message{}, false, err
 		}
 	}
@@ -187,7 +187,9 @@ func (s *Store) queryMessages(ctx context.Context, query string, args ...any) ([
 
 // RecordAck records a delivery event (delivered, viewed) for an outgoing message known by its
 // WhatsApp id, and puts an ack in the webhook outbox when ack notifications are on. Acks never go
-// backwards: a delivered after viewed is ignored. Unknown ids are ignored (false).
+// backwards: a status not above the highest recorded one (in the queue or in the journal) is
+// ignored. A receipt for a send still queued or sending is recorded but reported by MarkSent, after
+// the message itself, instead of its "sent" ack. Unknown ids are ignored (false).
 func (s *Store) RecordAck(ctx context.Context, waID, status string) (bool, error) {
 	if chat.AckRank(status) == 0 {
 		return false, fmt.Errorf("record ack: unknown status %q", status)
@@ -206,31 +208,63 @@ func (s *Store) RecordAck(ctx context.Context, waID, status string) (bool, error
 
 func (s *Store) recordAck(ctx context.Context, tx *wtx, waID, status string) (bool, error) {
 	ack := chat.Ack{Status: status}
-	var prev string
-	err := tx.QueryRowContext(ctx, `SELECT queue_number, message_id, chat_id, ack FROM mo_queue WHERE wa_id = $1`,
-		waID).Scan(&ack.QueueNumber, &ack.ID, &ack.ChatID, &prev)
+	var queued, journaled, state, id, chatID string
+	err := tx.QueryRowContext(ctx, `SELECT queue_number, message_id, chat_id, ack, state FROM mo_queue WHERE wa_id = $1`,
+		waID).Scan(&ack.QueueNumber, &ack.ID, &ack.ChatID, &queued, &state)
 	inQueue := err == nil
-	if errors.Is(err, sql.ErrNoRows) {
-		err = tx.QueryRowContext(ctx, `SELECT id, chat_id, ack FROM mo_messages WHERE wa_id = $1 AND from_me = $2`,
-			waID, true).Scan(&ack.ID, &ack.ChatID, &prev)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return false, fmt.Errorf("looking up queued message %s: %w", waID, err)
 	}
-	if errors.Is(err, sql.ErrNoRows) {
-		return false, nil
-	}
-	if err != nil {
+	err = tx.QueryRowContext(ctx, `SELECT id, chat_id, ack FROM mo_messages WHERE wa_id = $1 AND from_me = $2`,
+		waID, true).Scan(&id, &chatID, &journaled)
+	inJournal := err == nil
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return false, fmt.Errorf("looking up message %s: %w", waID, err)
 	}
-	if chat.AckRank(status) <= chat.AckRank(prev) {
+	if !inQueue && !inJournal {
 		return false, nil
 	}
-	table := "mo_messages"
-	if inQueue {
-		table = "mo_queue"
+	if !inQueue {
+		ack.ID, ack.ChatID = id, chatID
 	}
-	if _, err := tx.ExecContext(ctx, `UPDATE `+table+` SET ack = $1 WHERE wa_id = $2`, status, waID); err != nil {
-		return false, fmt.Errorf("updating ack of %s: %w", waID, err)
+	if chat.AckRank(status) <= max(chat.AckRank(queued), chat.AckRank(journaled)) {
+		return false, nil
+	}
+	if inQueue {
+		if _, err := tx.ExecContext(ctx, `UPDATE mo_queue SET ack = $1 WHERE wa_id = $2`, status, waID); err != nil {
+			return false, fmt.Errorf("updating ack of %s: %w", waID, err)
+		}
+	}
+	if inJournal {
+		_, err := tx.ExecContext(ctx, `UPDATE mo_messages SET ack = $1 WHERE wa_id = $2 AND from_me = $3`, status, waID, true)
+		if err != nil {
+			return false, fmt.Errorf("updating ack of %s: %w", waID, err)
+		}
+	}
+	if inQueue && (state == StateQueued || state == StateSending) {
+		return true, nil // MarkSent reports it (addSentAck)
 	}
 	return true, s.addAck(ctx, tx, ack)
+}
+
+// addSentAck puts the ack of a send that has just finished in the webhook outbox: "sent", or the
+// higher status a receipt recorded while it was sending; the journal keeps that status too.
+func (s *Store) addSentAck(ctx context.Context, tx *wtx, it Item) error {
+	var status string
+	err := tx.QueryRowContext(ctx, `SELECT ack FROM mo_queue WHERE queue_number = $1`, it.QueueNumber).Scan(&status)
+	if err != nil {
+		return fmt.Errorf("reading ack of queue item %d: %w", it.QueueNumber, err)
+	}
+	if chat.AckRank(status) <= chat.AckRank(chat.AckSent) {
+		status = chat.AckSent
+	} else {
+		_, err := tx.ExecContext(ctx, `UPDATE mo_messages SET ack = $1 WHERE wa_id = $2 AND from_me = $3`,
+			status, it.WAID, true)
+		if err != nil {
+			return fmt.Errorf("updating ack of %s: %w", it.WAID, err)
+		}
+	}
+	return s.addAck(ctx, tx, chat.Ack{ID: it.MessageID, QueueNumber: it.QueueNumber, ChatID: it.ChatID, Status: status})
 }
 
 // addAck puts an ack in the webhook outbox when webhooks and ack notifications are on.
@@ -243,5 +277,5 @@ func (s *Store) addAck(ctx context.Context, tx *wtx, a chat.Ack) error {
 	if err != nil {
 		return fmt.Errorf("encoding ack: %w", err)
 	}
-	return s.addEvent(ctx, tx, eventAck, raw)
+	return s.addEvent(ctx, tx, eventAck, a.ID, raw)
 }

@@ -72,6 +72,18 @@ var migrations = [][]string{
 		`CREATE INDEX mo_messages_chat ON mo_messages (chat_id, message_number)`,
 		`CREATE INDEX mo_messages_time ON mo_messages (time, message_number)`,
 	},
+	{ // 4: webhook batches kept after delivery for GET /webhookStatus; which messages each carried
+		`ALTER TABLE mo_webhook_events ADD COLUMN message_id TEXT NOT NULL DEFAULT ''`,
+		`CREATE INDEX mo_webhook_events_message ON mo_webhook_events (message_id)`,
+		`ALTER TABLE mo_webhook_batches ADD COLUMN delivered_at BIGINT NOT NULL DEFAULT 0`,
+		`ALTER TABLE mo_webhook_batches ADD COLUMN last_attempt BIGINT NOT NULL DEFAULT 0`,
+		`CREATE INDEX mo_webhook_batches_live ON mo_webhook_batches (delivered_at, dead, seq)`,
+		`CREATE TABLE mo_webhook_batch_messages (
+			message_id TEXT NOT NULL,
+			batch_seq BIGINT NOT NULL,
+			PRIMARY KEY (message_id, batch_seq))`,
+		`CREATE INDEX mo_webhook_batch_messages_batch ON mo_webhook_batch_messages (batch_seq)`,
+	},
 }
 
 // SchemaVersion is the schema version this build writes.

@@ -323,8 +323,7 @@ func (s *Store) MarkSent(ctx context.Context, queueNumber int64, result string, 
 				return err
 			}
 		}
-		return s.addAck(ctx, tx, chat.Ack{ID: it.MessageID, QueueNumber: it.QueueNumber, ChatID: it.ChatID,
-			Status: chat.AckSent})
+		return s.addSentAck(ctx, tx, it)
 	})
 	if err != nil {
 		return fmt.Errorf("mark sent: %w", err)
@@ -375,9 +374,11 @@ func (s *Store) finish(ctx context.Context, tx *wtx, qn int64, state, reason, re
 		it.ChatID = gid.String()
 		it.MessageID = chat.MessageID{FromMe: true, Chat: gid, WAID: it.WAID}.String()
 	}
-	_, err = tx.ExecContext(ctx, `UPDATE mo_queue SET state = $1, reason = $2, result = $3, ack = $4, done_at = $5,
+	// A receipt recorded while the item was sending stays: acks only move forward.
+	_, err = tx.ExecContext(ctx, `UPDATE mo_queue SET state = $1, reason = $2, result = $3,
+		ack = CASE WHEN ack IN ($9, $10) THEN ack ELSE $4 END, done_at = $5,
 		chat_id = $6, message_id = $7 WHERE queue_number = $8`,
-		state, reason, result, ack, time.Now().UnixMilli(), it.ChatID, it.MessageID, qn)
+		state, reason, result, ack, time.Now().UnixMilli(), it.ChatID, it.MessageID, qn, chat.AckDelivered, chat.AckViewed)
 	if err != nil {
 		return Item{}, fmt.Errorf("finishing queue item %d: %w", qn, err)
 	}

@@ -223,24 +223,16 @@ func TestSendLifecycleAndCrashRecovery(t *testing.T) {
 	})
 }
 
-// formAll forms one batch of every pending webhook event and decodes it.
+// formAll forms one batch of every pending webhook event, records it delivered and decodes it.
 func formAll(t *testing.T, s *Store) chat.WebhookPayload {
 	t.Helper()
 	ctx := context.Background()
-	n, err := s.FormBatches(ctx, 0, 1000, 1, time.Now(), func() string { return "msg_test" },
-		func(p chat.WebhookPayload) ([]byte, error) { return json.Marshal(p) })
-	if err != nil || n != 1 {
-		t.Fatalf("FormBatches = %v %v", n, err)
-	}
-	b, err := s.HeadBatch(ctx, 0)
-	if err != nil || b == nil {
-		t.Fatalf("HeadBatch = %v %v", b, err)
-	}
+	b := formOneBatch(t, s)
 	var p chat.WebhookPayload
 	if err := json.Unmarshal(b.Body, &p); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.BatchesDelivered(ctx, b.Seq); err != nil {
+	if err := s.BatchesDelivered(ctx, []Delivery{{Seq: b.Seq, At: time.Now()}}); err != nil {
 		t.Fatal(err)
 	}
 	return p
@@ -257,8 +249,7 @@ func TestAcksTurnedOffBeforeDeliveryAreDropped(t *testing.T) {
 			t.Fatal(err)
 		}
 		_ = s.SetAckNotifications(ctx, false)
-		n, err := s.FormBatches(ctx, 0, 100, 8, time.Now(), func() string { return "id" },
-			func(p chat.WebhookPayload) ([]byte, error) { return json.Marshal(p) })
+		n, err := s.FormBatches(ctx, formation(100, 8, time.Now(), func() string { return "id" }))
 		if err != nil || n != 0 {
 			t.Fatalf("FormBatches = %d %v, want no batch", n, err)
 		}
@@ -339,70 +330,6 @@ func TestJournalPagingIsExact(t *testing.T) {
 		}
 		if _, _, err := s.AppendMessage(ctx, chat.Message{ID: "nonsense"}); err == nil {
 			t.Fatal("bad message id accepted")
-		}
-	})
-}
-
-func TestOutboxBatchesAndRetries(t *testing.T) {
-	each(t, func(t *testing.T, s *Store, opts Options) {
-		ctx := context.Background()
-		if err := s.SetWebhookURL(ctx, "https://example.invalid/hook"); err != nil {
-			t.Fatal(err)
-		}
-		for i := range 5 {
-			m := chat.Message{ID: fmt.Sprintf("false_17472822486@c.us_3EB0%018d", i), Type: chat.TypeChat}
-			if _, _, err := s.AppendMessage(ctx, m); err != nil {
-				t.Fatal(err)
-			}
-		}
-		select {
-		case <-s.WebhookWake():
-		default:
-			t.Fatal("no webhook wake-up after events were committed")
-		}
-		build := func(p chat.WebhookPayload) ([]byte, error) { return json.Marshal(p) }
-		now := time.UnixMilli(1_700_000_000_000)
-		ids := 0
-		newID := func() string { ids++; return fmt.Sprint("msg_", ids-1) }
-		if n, err := s.FormBatches(ctx, 0, 2, 2, now, newID, build); n != 2 || err != nil {
-			t.Fatalf("FormBatches = %d %v", n, err)
-		}
-		if n, err := s.FormBatches(ctx, 0, 2, 5, now, newID, build); n != 1 || err != nil {
-			t.Fatalf("FormBatches = %d %v", n, err)
-		}
-		if n, err := s.FormBatches(ctx, 0, 2, 5, now, newID, build); n != 0 || err != nil {
-			t.Fatalf("FormBatches on empty outbox = %v %v", n, err)
-		}
-		head, _ := s.HeadBatch(ctx, 0)
-		if head.ID != "msg_0" || head.Events != 2 {
-			t.Fatalf("head = %+v", head)
-		}
-		if err := s.BatchFailed(ctx, head.Seq, now.Add(time.Minute), "503", false); err != nil {
-			t.Fatal(err)
-		}
-		_ = s.Close()
-		s = open(t, opts)
-		head, _ = s.HeadBatch(ctx, 0)
-		if head.ID != "msg_0" || head.Attempts != 1 || !head.NextAttempt.Equal(now.Add(time.Minute)) || head.LastError != "503" {
-			t.Fatalf("head after restart = %+v", head)
-		}
-		if err := s.BatchFailed(ctx, head.Seq, now, "gone", true); err != nil {
-			t.Fatal(err)
-		}
-		head, _ = s.HeadBatch(ctx, 0)
-		if head.ID != "msg_1" {
-			t.Fatalf("head after dead = %+v", head)
-		}
-		// msg_1 delivered, recorded lazily: the head skips it, and forgetting it keeps the dead one.
-		if next, _ := s.HeadBatch(ctx, head.Seq); next == nil || next.ID != "msg_2" {
-			t.Fatalf("head after msg_1 = %+v", next)
-		}
-		if err := s.BatchesDelivered(ctx, head.Seq); err != nil {
-			t.Fatal(err)
-		}
-		events, batches, dead, err := s.OutboxStats(ctx)
-		if err != nil || events != 0 || batches != 1 || dead != 1 {
-			t.Fatalf("OutboxStats = %d %d %d %v", events, batches, dead, err)
 		}
 	})
 }
