@@ -89,10 +89,14 @@ func exchangeKinds(t *testing.T, n *network, alice *client, clientChat types.JID
 	}
 	n.waitPhoneMessage(bobPhone, func(m phoneMessage) bool { return m.ID == hello.ID && m.Type == "text" && m.Body == "hello" })
 	n.mustCall("POST", "/sandbox/phones/"+bobPhone+"/read", map[string]any{"ids": []string{hello.ID}}, nil)
-	waitEvent(alice, func(r *events.Receipt) bool { return r.Type == types.ReceiptTypeRead && slices.Contains(r.MessageIDs, hello.ID) })
+	waitEvent(alice, func(r *events.Receipt) bool {
+		return r.Type == types.ReceiptTypeRead && slices.Contains(r.MessageIDs, hello.ID)
+	})
 
 	fromBob := n.phoneSend(bobPhone, map[string]any{"to": phoneTo, "body": "from bob"})
-	in := waitEvent(alice, func(m *events.Message) bool { return m.Info.ID == fromBob.ID && m.Message.GetConversation() == "from bob" })
+	in := waitEvent(alice, func(m *events.Message) bool {
+		return m.Info.ID == fromBob.ID && m.Message.GetConversation() == "from bob"
+	})
 	if err := alice.cli.MarkRead(ctx, []types.MessageID{in.Info.ID}, in.Info.Timestamp, in.Info.Chat, in.Info.Sender); err != nil {
 		t.Fatalf("mark read: %v", err)
 	}
@@ -167,7 +171,9 @@ func exchangeKinds(t *testing.T, n *network, alice *client, clientChat types.JID
 
 	// A poll by the phone, voted on by the client; the phone decrypts the vote.
 	bobPoll := n.phoneSend(bobPhone, map[string]any{"to": phoneTo, "type": "poll", "name": "Dessert?", "options": []string{"cake", "fruit", "both"}, "multiple": true})
-	pollEvt := waitEvent(alice, func(m *events.Message) bool { return m.Info.ID == bobPoll.ID && m.Message.GetPollCreationMessage() != nil })
+	pollEvt := waitEvent(alice, func(m *events.Message) bool {
+		return m.Info.ID == bobPoll.ID && m.Message.GetPollCreationMessage() != nil
+	})
 	if pc := pollEvt.Message.GetPollCreationMessage(); pc.GetName() != "Dessert?" || len(pc.GetOptions()) != 3 || pc.GetSelectableOptionsCount() != 0 {
 		t.Fatalf("the client got the poll %v", pc)
 	}
@@ -218,7 +224,9 @@ func exchangeKinds(t *testing.T, n *network, alice *client, clientChat types.JID
 		t.Fatal("the revoked message does not show revoked")
 	}
 	bobRevoke := n.phoneSend(bobPhone, map[string]any{"to": phoneTo, "type": "revoke", "targetId": fromBob.ID})
-	revokeEvt := waitEvent(alice, func(m *events.Message) bool { return m.Info.ID == bobRevoke.ID && m.Message.GetProtocolMessage() != nil })
+	revokeEvt := waitEvent(alice, func(m *events.Message) bool {
+		return m.Info.ID == bobRevoke.ID && m.Message.GetProtocolMessage() != nil
+	})
 	if pm := revokeEvt.Message.GetProtocolMessage(); pm.GetType() != waE2E.ProtocolMessage_REVOKE || pm.GetKey().GetID() != fromBob.ID {
 		t.Fatalf("the client got the revoke as %v", revokeEvt.Message)
 	}
