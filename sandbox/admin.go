@@ -40,6 +40,13 @@ func (s *Server) adminRoutes(mux *http.ServeMux) {
 	}))
 	mux.HandleFunc("POST /sandbox/phones/{phone}/read", s.withPhone(s.handleRead))
 	mux.HandleFunc("POST /sandbox/phones/{phone}/groups", s.withPhone(s.handleCreateGroup))
+	mux.HandleFunc("GET /sandbox/phones/{phone}/groups", s.withPhone(func(w http.ResponseWriter, _ *http.Request, p *Phone) {
+		writeJSON(w, http.StatusOK, map[string]any{"groups": p.Groups()})
+	}))
+	mux.HandleFunc("GET /sandbox/phones/{phone}/presence", s.withPhone(func(w http.ResponseWriter, _ *http.Request, p *Phone) {
+		writeJSON(w, http.StatusOK, p.Presence())
+	}))
+	mux.HandleFunc("POST /sandbox/phones/{phone}/presence", s.withPhone(s.handlePresenceUpdate))
 	mux.HandleFunc("POST /sandbox/faults", s.handleFault)
 }
 
@@ -106,23 +113,47 @@ func (s *Server) handleLinkCode(w http.ResponseWriter, r *http.Request, p *Phone
 	}
 }
 
+// sendRequest is the body of POST /sandbox/phones/{phone}/messages: a text, an attachment, a
+// location, a contact card, or one of the kinds named by type.
+type sendRequest struct {
+	To    string `json:"to"`
+	Body  string `json:"body"`
+	Media *struct {
+		Data     string `json:"data"`
+		Mimetype string `json:"mimetype"`
+		FileName string `json:"fileName"`
+		Kind     string `json:"kind"`
+	} `json:"media"`
+	Location *Location `json:"location"`
+	Contact  *Contact  `json:"contact"`
+	Type     string    `json:"type"`
+	// State is the typing state of type "typing".
+	State    string   `json:"state"`
+	Name     string   `json:"name"`
+	Options  []string `json:"options"`
+	Multiple bool     `json:"multiple"`
+	TargetID string   `json:"targetId"`
+	PollID   string   `json:"pollId"`
+	QuotedID string   `json:"quotedId"`
+	Emoji    string   `json:"emoji"`
+}
+
 func (s *Server) handleSend(w http.ResponseWriter, r *http.Request, p *Phone) {
-	var req struct {
-		To    string `json:"to"`
-		Body  string `json:"body"`
-		Media *struct {
-			Data     string `json:"data"`
-			Mimetype string `json:"mimetype"`
-			FileName string `json:"fileName"`
-		} `json:"media"`
-		Location *Location `json:"location"`
-		Contact  *Contact  `json:"contact"`
-	}
+	var req sendRequest
 	if !readJSON(w, r, &req) {
 		return
 	}
 	if _, err := ParseRecipient(req.To); err != nil {
 		writeError(w, http.StatusBadRequest, err)
+		return
+	}
+	switch req.Type {
+	case "", "text":
+	case "typing":
+		s.sendTyping(w, r, p, req)
+		return
+	default:
+		s.sendKind(w, r, p, req)
 		return
 	}
 	if req.Location != nil || req.Contact != nil {
@@ -136,7 +167,7 @@ func (s *Server) handleSend(w http.ResponseWriter, r *http.Request, p *Phone) {
 			writeError(w, http.StatusBadRequest, errors.New("media.data must be non-empty base64"))
 			return
 		}
-		media = &OutgoingMedia{Data: data, Mimetype: strings.TrimSpace(req.Media.Mimetype), FileName: req.Media.FileName}
+		media = &OutgoingMedia{Data: data, Mimetype: strings.TrimSpace(req.Media.Mimetype), FileName: req.Media.FileName, Kind: req.Media.Kind}
 		if media.Mimetype == "" {
 			media.Mimetype = http.DetectContentType(data)
 		}
@@ -148,10 +179,84 @@ func (s *Server) handleSend(w http.ResponseWriter, r *http.Request, p *Phone) {
 	defer cancel()
 	m, err := p.Send(ctx, req.To, req.Body, media)
 	if err != nil {
-		writeError(w, http.StatusBadGateway, err)
+		writeSendError(w, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, m)
+}
+
+// sendKind sends a poll, reaction, poll_vote, edit, revoke or reply.
+func (s *Server) sendKind(w http.ResponseWriter, r *http.Request, p *Phone, req sendRequest) {
+	if req.Media != nil || req.Location != nil || req.Contact != nil {
+		writeError(w, http.StatusBadRequest, fmt.Errorf("type %q takes no media, location or contact", req.Type))
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), adminTimeout)
+	defer cancel()
+	m, err := p.SendKind(ctx, req.To, Kind{Type: req.Type, Name: req.Name, Options: req.Options, Multiple: req.Multiple,
+		TargetID: req.TargetID, PollID: req.PollID, QuotedID: req.QuotedID, Emoji: req.Emoji, Body: req.Body})
+	if err != nil {
+		writeSendError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, m)
+}
+
+func (s *Server) sendTyping(w http.ResponseWriter, r *http.Request, p *Phone, req sendRequest) {
+	ctx, cancel := context.WithTimeout(r.Context(), adminTimeout)
+	defer cancel()
+	if err := p.SendTyping(ctx, req.To, req.State); err != nil {
+		writeSendError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"to": req.To, "state": req.State})
+}
+
+// writeSendError answers 400 for a request the phone cannot act on, 404 for an unknown target
+// message and 502 when sending itself failed.
+func writeSendError(w http.ResponseWriter, err error) {
+	switch {
+	case errors.Is(err, ErrInvalid):
+		writeError(w, http.StatusBadRequest, err)
+	case errors.Is(err, ErrUnknownTarget):
+		writeError(w, http.StatusNotFound, err)
+	default:
+		writeError(w, http.StatusBadGateway, err)
+	}
+}
+
+// handlePresenceUpdate sets the phone online or offline and subscribes it to contacts' presence.
+func (s *Server) handlePresenceUpdate(w http.ResponseWriter, r *http.Request, p *Phone) {
+	var req struct {
+		State     string   `json:"state"`
+		Subscribe []string `json:"subscribe"`
+	}
+	if !readJSON(w, r, &req) {
+		return
+	}
+	if req.State != "" && req.State != "available" && req.State != "unavailable" {
+		writeError(w, http.StatusBadRequest, errors.New("state must be available or unavailable"))
+		return
+	}
+	if req.State == "" && len(req.Subscribe) == 0 {
+		writeError(w, http.StatusBadRequest, errors.New("give a state, contacts to subscribe to, or both"))
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), adminTimeout)
+	defer cancel()
+	if req.State != "" {
+		if err := p.SetPresence(ctx, req.State == "available"); err != nil {
+			writeSendError(w, err)
+			return
+		}
+	}
+	for _, c := range req.Subscribe {
+		if err := p.Subscribe(ctx, c); err != nil {
+			writeSendError(w, err)
+			return
+		}
+	}
+	writeJSON(w, http.StatusOK, p.Presence())
 }
 
 // sendShared sends a location or a contact card from the phone.
@@ -166,7 +271,8 @@ func (s *Server) sendShared(w http.ResponseWriter, r *http.Request, p *Phone, to
 			writeError(w, http.StatusBadRequest, errors.New("location lat must be within ±90 and lng within ±180"))
 			return
 		}
-		msg = &waE2E.Message{LocationMessage: &waE2E.LocationMessage{DegreesLatitude: &loc.Lat, DegreesLongitude: &loc.Lng, Name: &loc.Name}}
+		msg = &waE2E.Message{LocationMessage: &waE2E.LocationMessage{DegreesLatitude: &loc.Lat, DegreesLongitude: &loc.Lng,
+			Name: &loc.Name, Address: &loc.Address}}
 	default:
 		if !strings.HasPrefix(contact.VCard, "BEGIN:VCARD") {
 			writeError(w, http.StatusBadRequest, errors.New("contact.vcard must be a vCard (BEGIN:VCARD…)"))

@@ -16,6 +16,7 @@ import (
 
 	"go.mau.fi/whatsmeow"
 	"go.mau.fi/whatsmeow/proto/waAdv"
+	"go.mau.fi/whatsmeow/proto/waE2E"
 	"go.mau.fi/whatsmeow/store"
 	"go.mau.fi/whatsmeow/store/sqlstore"
 	"go.mau.fi/whatsmeow/types"
@@ -41,9 +42,11 @@ type Phone struct {
 	cli   *whatsmeow.Client
 	ready chan struct{}
 
-	mu       sync.Mutex
-	messages []*PhoneMessage // received and sent, in order
-	byID     map[string]*PhoneMessage
+	mu         sync.Mutex
+	messages   []*PhoneMessage // received and sent, in order
+	byID       map[string]*PhoneMessage
+	chatStates []ChatState               // typing seen, oldest first
+	presences  map[string]*ContactStatus // presence of subscribed contacts, by JID
 }
 
 // PhoneMessage is a message a phone received or sent, with its receipt state.
@@ -63,7 +66,42 @@ type PhoneMessage struct {
 	// it is delivered (same sender, same id), as WhatsApp does; more than 1 means a resend.
 	Copies int `json:"copies"`
 
-	chat, sender types.JID // as whatsmeow reported them, for read receipts
+	// Lat, Lng and Address belong to locations; VCard to contact cards.
+	Lat     *float64 `json:"lat,omitempty"`
+	Lng     *float64 `json:"lng,omitempty"`
+	Address string   `json:"address,omitempty"`
+	VCard   string   `json:"vcard,omitempty"`
+	// Title, Description and URL describe a text's link preview.
+	Title       string `json:"title,omitempty"`
+	Description string `json:"description,omitempty"`
+	URL         string `json:"url,omitempty"`
+	// Poll is the question and options of a poll, with the votes the phone decrypted so far.
+	Poll *PhonePoll `json:"poll,omitempty"`
+	// SelectedOptions are the option names a poll_vote chose (none: the vote was withdrawn).
+	SelectedOptions []string `json:"selectedOptions,omitempty"`
+	// Reaction is the emoji of a reaction ("" removes an earlier one).
+	Reaction string `json:"reaction,omitempty"`
+	// TargetID is the message a reaction, poll_vote, edited or revoked entry refers to.
+	TargetID string `json:"targetId,omitempty"`
+	// QuotedID is the message a reply quotes.
+	QuotedID string `json:"quotedId,omitempty"`
+	// Reactions, Edited and Revoked are what later messages did to this one: emoji by sender,
+	// the latest text of an edit, and whether it was deleted for everyone.
+	Reactions map[string]string `json:"reactions,omitempty"`
+	Edited    string            `json:"edited,omitempty"`
+	Revoked   bool              `json:"revoked,omitempty"`
+
+	chat, sender types.JID      // as whatsmeow reported them, for receipts, reactions, edits and votes
+	msg          *waE2E.Message // the content, for replies that quote it
+}
+
+// PhonePoll is a poll as a phone shows it.
+type PhonePoll struct {
+	Name     string   `json:"name"`
+	Options  []string `json:"options"`
+	Multiple bool     `json:"multiple"`
+	// Votes holds each voter's current choice, by voter JID.
+	Votes map[string][]string `json:"votes,omitempty"`
 }
 
 // PhoneMedia describes an attachment the phone received and downloaded.
@@ -256,6 +294,10 @@ func (p *Phone) onEvent(evt any) {
 		p.recordMessage(e)
 	case *events.Receipt:
 		p.recordReceipt(e)
+	case *events.ChatPresence:
+		p.recordChatState(e)
+	case *events.Presence:
+		p.recordPresence(e)
 	}
 }
 
@@ -267,9 +309,11 @@ func (p *Phone) recordMessage(e *events.Message) {
 	if m.FromMe {
 		m.Status = "sent"
 	}
-	m.Type, m.Body = describe(e.Message)
-	if m.Type == "unknown" || m.Type == "protocol" {
+	if !fillContent(m, e.Message) {
 		return // sender-key distribution, app state keys and the like: nothing a phone shows
+	}
+	if m.Type == "poll_vote" {
+		m.SelectedOptions = p.decryptVote(e, m.TargetID)
 	}
 	if p.duplicate(m) {
 		return
@@ -316,6 +360,7 @@ func (p *Phone) remember(m *PhoneMessage) {
 	defer p.mu.Unlock()
 	p.messages = append(p.messages, m)
 	p.byID[m.ID] = m
+	p.applyLocked(m)
 	if over := len(p.messages) - maxPhoneMessages; over > 0 {
 		for _, old := range p.messages[:over] {
 			if p.byID[old.ID] == old {

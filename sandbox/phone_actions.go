@@ -42,7 +42,21 @@ func describe(msg *waE2E.Message) (kind, body string) {
 		return "vcard", msg.GetContactMessage().GetVcard()
 	case msg.GetReactionMessage() != nil:
 		return "reaction", msg.GetReactionMessage().GetText()
+	case pollOf(msg) != nil:
+		return "poll", pollOf(msg).GetName()
+	case msg.GetPollUpdateMessage() != nil:
+		return "poll_vote", ""
+	case msg.GetEditedMessage().GetMessage() != nil:
+		return describe(msg.GetEditedMessage().GetMessage())
 	case msg.GetProtocolMessage() != nil:
+		pm := msg.GetProtocolMessage()
+		switch pm.GetType() {
+		case waE2E.ProtocolMessage_REVOKE:
+			return "revoked", ""
+		case waE2E.ProtocolMessage_MESSAGE_EDIT:
+			_, body := describe(pm.GetEditedMessage())
+			return "edited", body
+		}
 		return "protocol", ""
 	}
 	return "unknown", ""
@@ -111,6 +125,8 @@ type OutgoingMedia struct {
 	Data     []byte
 	Mimetype string
 	FileName string
+	// Kind is image, video, audio, ptt, sticker or document; empty picks it by Mimetype.
+	Kind string
 }
 
 // Send sends a text (or, with media, an attachment captioned with body) from the phone.
@@ -129,33 +145,38 @@ func (p *Phone) Send(ctx context.Context, to, body string, media *OutgoingMedia)
 }
 
 func (p *Phone) mediaMessage(ctx context.Context, caption string, media *OutgoingMedia) (*waE2E.Message, error) {
-	kind := whatsmeow.MediaDocument
-	switch {
-	case strings.HasPrefix(media.Mimetype, "image/"):
-		kind = whatsmeow.MediaImage
-	case strings.HasPrefix(media.Mimetype, "video/"):
-		kind = whatsmeow.MediaVideo
-	case strings.HasPrefix(media.Mimetype, "audio/"):
-		kind = whatsmeow.MediaAudio
+	kind := media.Kind
+	if kind == "" {
+		kind = mediaKindOf(media.Mimetype)
 	}
-	up, err := p.cli.Upload(ctx, media.Data, kind)
+	upload := map[string]whatsmeow.MediaType{"image": whatsmeow.MediaImage, "sticker": whatsmeow.MediaImage,
+		"video": whatsmeow.MediaVideo, "audio": whatsmeow.MediaAudio, "ptt": whatsmeow.MediaAudio, "document": whatsmeow.MediaDocument}
+	mt, ok := upload[kind]
+	if !ok {
+		return nil, fmt.Errorf("%w: media kind %q is not image, video, audio, ptt, sticker or document", ErrInvalid, kind)
+	}
+	up, err := p.cli.Upload(ctx, media.Data, mt)
 	if err != nil {
 		return nil, fmt.Errorf("uploading media: %w", err)
 	}
 	switch kind {
-	case whatsmeow.MediaImage:
+	case "image":
 		return &waE2E.Message{ImageMessage: &waE2E.ImageMessage{
 			URL: &up.URL, DirectPath: &up.DirectPath, MediaKey: up.MediaKey, Mimetype: &media.Mimetype,
 			FileEncSHA256: up.FileEncSHA256, FileSHA256: up.FileSHA256, FileLength: &up.FileLength, Caption: &caption,
 		}}, nil
-	case whatsmeow.MediaVideo:
+	case "sticker":
+		return &waE2E.Message{StickerMessage: &waE2E.StickerMessage{
+			URL: &up.URL, DirectPath: &up.DirectPath, MediaKey: up.MediaKey, Mimetype: &media.Mimetype,
+			FileEncSHA256: up.FileEncSHA256, FileSHA256: up.FileSHA256, FileLength: &up.FileLength,
+		}}, nil
+	case "video":
 		return &waE2E.Message{VideoMessage: &waE2E.VideoMessage{
 			URL: &up.URL, DirectPath: &up.DirectPath, MediaKey: up.MediaKey, Mimetype: &media.Mimetype,
 			FileEncSHA256: up.FileEncSHA256, FileSHA256: up.FileSHA256, FileLength: &up.FileLength, Caption: &caption,
 		}}, nil
-	case whatsmeow.MediaAudio:
-		// Ogg/Opus is what phones record voice notes in.
-		ptt := strings.HasPrefix(media.Mimetype, "audio/ogg")
+	case "audio", "ptt":
+		ptt := kind == "ptt"
 		return &waE2E.Message{AudioMessage: &waE2E.AudioMessage{
 			URL: &up.URL, DirectPath: &up.DirectPath, MediaKey: up.MediaKey, Mimetype: &media.Mimetype,
 			FileEncSHA256: up.FileEncSHA256, FileSHA256: up.FileSHA256, FileLength: &up.FileLength, PTT: &ptt,
@@ -168,11 +189,29 @@ func (p *Phone) mediaMessage(ctx context.Context, caption string, media *Outgoin
 	}}, nil
 }
 
+// mediaKindOf picks how an attachment is sent from its MIME type when the caller did not say.
+func mediaKindOf(mimetype string) string {
+	switch {
+	case mimetype == "image/webp":
+		return "sticker"
+	case strings.HasPrefix(mimetype, "image/"):
+		return "image"
+	case strings.HasPrefix(mimetype, "video/"):
+		return "video"
+	case strings.HasPrefix(mimetype, "audio/ogg"):
+		return "ptt" // Ogg/Opus is what phones record voice notes in
+	case strings.HasPrefix(mimetype, "audio/"):
+		return "audio"
+	}
+	return "document"
+}
+
 // Location is a place a phone shares.
 type Location struct {
-	Lat  float64 `json:"lat"`
-	Lng  float64 `json:"lng"`
-	Name string  `json:"name"`
+	Lat     float64 `json:"lat"`
+	Lng     float64 `json:"lng"`
+	Name    string  `json:"name"`
+	Address string  `json:"address"`
 }
 
 // Contact is a contact card a phone shares.
@@ -187,16 +226,26 @@ func (p *Phone) SendMessage(ctx context.Context, to string, msg *waE2E.Message) 
 	if err != nil {
 		return PhoneMessage{}, err
 	}
+	return p.sendTo(ctx, jid, msg, nil)
+}
+
+// sendTo sends msg to jid and records it; fill, when set, adds what the content alone does not
+// say (the option names of a vote).
+func (p *Phone) sendTo(ctx context.Context, jid types.JID, msg *waE2E.Message, fill func(*PhoneMessage)) (PhoneMessage, error) {
 	resp, err := p.cli.SendMessage(ctx, jid, msg)
 	if err != nil {
 		return PhoneMessage{}, fmt.Errorf("sending from %s: %w", p.acct.Phone, err)
 	}
 	m := &PhoneMessage{ID: resp.ID, Chat: p.pnString(jid), From: p.acct.pn().String(), FromMe: true,
-		Time: resp.Timestamp, Status: "sent", Copies: 1, chat: resp.Chat}
-	m.Type, m.Body = describe(msg)
-	out := *m
+		Time: resp.Timestamp, Status: "sent", Copies: 1, chat: resp.Chat, sender: resp.Sender}
+	fillContent(m, msg)
+	if fill != nil {
+		fill(m)
+	}
 	p.remember(m)
-	return out, nil
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return m.clone(), nil
 }
 
 // MarkRead sends read receipts for messages the phone received.
@@ -250,11 +299,7 @@ func (p *Phone) Messages() []PhoneMessage {
 	defer p.mu.Unlock()
 	out := make([]PhoneMessage, len(p.messages))
 	for i, m := range p.messages {
-		out[i] = *m
-		if m.Media != nil {
-			media := *m.Media
-			out[i].Media = &media
-		}
+		out[i] = m.clone()
 	}
 	return out
 }

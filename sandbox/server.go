@@ -55,6 +55,7 @@ type Server struct {
 	codePairings map[string]*conn
 	conns        map[*conn]bool
 	phones       map[string]*Phone
+	presence     map[*account]*presenceState // in memory only, see presence.go
 	media        *mediaStore
 	mediaAuth    string
 	dirty        bool

@@ -29,6 +29,7 @@ func (s *Server) onDisconnect(c *conn) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	delete(s.conns, c)
+	s.presenceGone(c)
 	if c.dev != nil && c.dev.conn == c {
 		c.dev.conn = nil
 	}
@@ -131,8 +132,12 @@ func (s *Server) handleNode(c *conn, node *waBinary.Node) {
 		s.routeReceipt(c, node)
 	case "ack":
 		s.handleAck(c, node)
+	case "chatstate":
+		s.routeChatState(c, node)
+	case "presence":
+		s.handlePresence(c, node)
 	}
-	// presence, chatstate, ib and call nodes need no answer from the sandbox.
+	// ib and call nodes need no answer from the sandbox.
 }
 
 func failureNode(reason int, extra waBinary.Attrs) waBinary.Node {
