@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
 )
@@ -64,16 +65,12 @@ func parseBool(s string) (bool, error) {
 }
 
 // bind decodes a JSON (or form-encoded) request body into dst. On failure it answers with the
-// right error (400 malformed, 413 too large, 415 wrong content type) and returns false.
+// right error (400 malformed, 408 too slow, 413 too large, 415 wrong content type, 422 a field
+// that is not UTF-8) and returns false.
 func bind(c *gin.Context, dst any) bool {
 	body, err := io.ReadAll(c.Request.Body)
 	if err != nil {
-		var tooLarge *http.MaxBytesError
-		if errors.As(err, &tooLarge) {
-			abort(c, http.StatusRequestEntityTooLarge, "request body too large: the limit is %d bytes", tooLarge.Limit)
-			return false
-		}
-		abort(c, http.StatusBadRequest, "reading the request body: %v", err)
+		abortBodyError(c, err)
 		return false
 	}
 	mt, _, _ := mime.ParseMediaType(c.GetHeader("Content-Type"))
@@ -83,7 +80,13 @@ func bind(c *gin.Context, dst any) bool {
 		trimmed = []byte("{}")
 	case mt == "application/json" || strings.HasSuffix(mt, "+json") || trimmed[0] == '{':
 		// JSON, also when a client (curl -d) labels it as a form.
+		if !validUTF8JSON(c, trimmed) {
+			return false
+		}
 	case mt == "application/x-www-form-urlencoded":
+		if values, err := url.ParseQuery(string(trimmed)); err == nil && !validUTF8Form(c, values) {
+			return false
+		}
 		converted, err := formToJSON(string(trimmed))
 		if err != nil {
 			abort(c, http.StatusBadRequest, "malformed form body: %v", err)
@@ -138,4 +141,151 @@ func queryInt(c *gin.Context, name string, def int64) (int64, bool) {
 		return 0, false
 	}
 	return n, true
+}
+
+// validUTF8JSON answers 422 naming the field when a key or string of the JSON document doc is not
+// valid UTF-8: raw bytes, or a \u escape of a lone UTF-16 surrogate. encoding/json would silently
+// turn either into U+FFFD. Malformed JSON passes: decoding it reports the error.
+func validUTF8JSON(c *gin.Context, doc []byte) bool {
+	if field, bad := invalidUTF8Field(doc); bad {
+		abort(c, http.StatusUnprocessableEntity, "field %q is not valid UTF-8", field)
+		return false
+	}
+	return true
+}
+
+// validUTF8Form answers 422 naming the field when a form key or value is not valid UTF-8.
+func validUTF8Form(c *gin.Context, values url.Values) bool {
+	for k, vs := range values {
+		bad := !utf8.ValidString(k)
+		for _, v := range vs {
+			bad = bad || !utf8.ValidString(v)
+		}
+		if bad {
+			abort(c, http.StatusUnprocessableEntity, "field %q is not valid UTF-8", strings.ToValidUTF8(k, "\uFFFD"))
+			return false
+		}
+	}
+	return true
+}
+
+// jsonFrame is an object or array being walked by invalidUTF8Field.
+type jsonFrame struct {
+	object  bool
+	key     string
+	wantKey bool
+	index   int
+}
+
+// invalidUTF8Field returns the path (a.b[2]) of the first key or string of doc that is not valid
+// UTF-8, and whether there is one.
+func invalidUTF8Field(doc []byte) (string, bool) {
+	if utf8.Valid(doc) && !bytes.Contains(doc, []byte(`\u`)) {
+		return "", false
+	}
+	dec := json.NewDecoder(bytes.NewReader(doc))
+	var stack []jsonFrame
+	var prev int64
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return "", false
+		}
+		raw := doc[prev:dec.InputOffset()]
+		prev = dec.InputOffset()
+		var top *jsonFrame
+		if len(stack) > 0 {
+			top = &stack[len(stack)-1]
+		}
+		if str, ok := tok.(string); ok && top != nil && top.object && top.wantKey {
+			top.key, top.wantKey = str, false
+			if !validJSONString(raw) {
+				return jsonPath(stack), true
+			}
+			continue
+		}
+		if d, ok := tok.(json.Delim); ok && (d == '}' || d == ']') {
+			stack = stack[:len(stack)-1]
+			valueDone(stack)
+			continue
+		}
+		if top != nil && !top.object {
+			top.index++
+		}
+		switch tok := tok.(type) {
+		case json.Delim:
+			stack = append(stack, jsonFrame{object: tok == '{', wantKey: tok == '{', index: -1})
+		case string:
+			if !validJSONString(raw) {
+				return jsonPath(stack), true
+			}
+			valueDone(stack)
+		default:
+			valueDone(stack)
+		}
+	}
+}
+
+// valueDone records that the innermost container got a whole value: an object wants a key next.
+func valueDone(stack []jsonFrame) {
+	if len(stack) > 0 && stack[len(stack)-1].object {
+		stack[len(stack)-1].wantKey = true
+	}
+}
+
+func jsonPath(stack []jsonFrame) string {
+	var b strings.Builder
+	for _, f := range stack {
+		if !f.object {
+			fmt.Fprintf(&b, "[%d]", f.index)
+			continue
+		}
+		if b.Len() > 0 {
+			b.WriteByte('.')
+		}
+		b.WriteString(strings.ToValidUTF8(f.key, "\uFFFD"))
+	}
+	return b.String()
+}
+
+// validJSONString reports whether raw JSON text (one string token with its separators) is valid
+// UTF-8 and escapes no lone surrogate.
+func validJSONString(raw []byte) bool {
+	if !utf8.Valid(raw) {
+		return false
+	}
+	for i := 0; i < len(raw); i++ {
+		if raw[i] != '\\' {
+			continue
+		}
+		i++
+		if i >= len(raw) || raw[i] != 'u' {
+			continue
+		}
+		r, ok := hex4(raw[i+1:])
+		switch {
+		case !ok:
+		case r >= 0xDC00 && r <= 0xDFFF:
+			return false
+		case r >= 0xD800 && r <= 0xDBFF:
+			low, ok := rune(0), false
+			if rest := raw[i+5:]; len(rest) >= 6 && rest[0] == '\\' && rest[1] == 'u' {
+				low, ok = hex4(rest[2:])
+			}
+			if !ok || low < 0xDC00 || low > 0xDFFF {
+				return false
+			}
+			i += 6
+		}
+		i += 4
+	}
+	return true
+}
+
+func hex4(b []byte) (rune, bool) {
+	if len(b) < 4 {
+		return 0, false
+	}
+	n, err := strconv.ParseUint(string(b[:4]), 16, 32)
+	return rune(n), err == nil
 }
