@@ -31,11 +31,19 @@ const (
 // bodyDeadline makes reading the request body keep a minimum pace: each read must be done by
 // BodyReadTimeout after the request started plus the time the bytes read so far take at
 // MinBodyRate. It moves the connection's read deadline (http.ResponseController), so a stalled or
-// trickling client is cut off instead of holding a goroutine and its buffers forever. Servers
-// without read deadlines (httptest.ResponseRecorder) are left as they are.
+// trickling client is cut off instead of holding a goroutine and its buffers forever.
+//
+// Once there is nothing (more) to read, the deadline is lifted: net/http then reads the
+// connection in the background, and a deadline expiring there would cancel the request's context
+// in the middle of a slow handler (a long sendFile download). A body the handler leaves unread
+// keeps the deadline, which bounds net/http's drain after the handler. Servers without read
+// deadlines (httptest.ResponseRecorder) are left as they are.
 func (s *Server) bodyDeadline(c *gin.Context) {
-	if c.Request.Body != nil && c.Request.Body != http.NoBody {
-		c.Request.Body = &paceReader{ReadCloser: c.Request.Body, rc: http.NewResponseController(c.Writer),
+	rc := http.NewResponseController(c.Writer)
+	if c.Request.Body == nil || c.Request.Body == http.NoBody || c.Request.ContentLength == 0 {
+		_ = rc.SetReadDeadline(time.Time{})
+	} else {
+		c.Request.Body = &paceReader{ReadCloser: c.Request.Body, rc: rc,
 			start: time.Now(), grace: s.opts.BodyReadTimeout, rate: s.opts.MinBodyRate}
 	}
 	c.Next()
@@ -61,6 +69,9 @@ func (p *paceReader) Read(b []byte) (int, error) {
 	}
 	n, err := p.ReadCloser.Read(b)
 	p.n += int64(n)
+	if errors.Is(err, io.EOF) && !p.unsupported {
+		_ = p.rc.SetReadDeadline(time.Time{})
+	}
 	return n, err
 }
 
