@@ -219,3 +219,15 @@ func (d *Dir) Cleanup(maxAge time.Duration, now time.Time) (int, error) {
 	}
 	return removed, nil
 }
+
+// IntakeBytes returns how many bytes the files being received hold on disk.
+func (d *Dir) IntakeBytes() int64 {
+	var n int64
+	entries, _ := os.ReadDir(filepath.Join(d.root, intakeDir))
+	for _, e := range entries {
+		if info, err := e.Info(); err == nil {
+			n += info.Size()
+		}
+	}
+	return n
+}
