@@ -38,7 +38,22 @@ type instanceOptions struct {
 	allowPrivate                                            bool
 	maxFileBytes, maxQueueItems, maxQueueBytes              int64
 	mediaRetention, webhookMaxAge, shutdownTimeout          time.Duration
+	server                                                  serverLimits
 }
+
+// serverLimits bound what clients may hold of the HTTP server (flags of `instance`).
+type serverLimits struct {
+	maxConnections int
+	readTimeout    time.Duration
+	minBodyRate    int64
+	trustedProxies []string
+}
+
+// Defaults of serverLimits.
+const (
+	defaultMaxConnections = 1024
+	defaultReadTimeout    = api.DefaultBodyReadTimeout
+)
 
 func instanceCommand() *cobra.Command {
 	var o instanceOptions
@@ -83,6 +98,7 @@ func instanceCommand() *cobra.Command {
 		"how long downloaded media files and finished queue items are kept")
 	f.DurationVar(&o.webhookMaxAge, "webhook-max-age", webhook.DefaultMaxAge, "how long a webhook batch is retried (at least 24h)")
 	f.DurationVar(&o.shutdownTimeout, "shutdown-timeout", 20*time.Second, "how long graceful shutdown waits for in-flight work")
+	addServerLimitFlags(f, &o.server)
 	return c
 }
 
@@ -142,6 +158,9 @@ func (o instanceOptions) validate() error {
 	}
 	if o.maxFileBytes <= 0 {
 		return errors.New("--max-file-bytes must be positive")
+	}
+	if o.server.maxConnections < 0 || o.server.readTimeout < 0 || o.server.minBodyRate < 0 {
+		return errors.New("--max-connections, --read-timeout and --min-body-rate must not be negative")
 	}
 	if _, err := webhook.ParseSecret(o.webhookSecret); err != nil {
 		return err
@@ -225,9 +244,9 @@ func serveInstance(ctx context.Context, o instanceOptions, log *slog.Logger, lis
 		})
 	}
 	stopAgent := runKubeAgent(ctx, agent, eng, dispatcher.Kick, log)
-	httpSrv := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	httpSrv := newHTTPServer(srv.Handler(), o.server)
 	served := make(chan error, 1)
-	go func() { served <- httpSrv.Serve(l) }()
+	go func() { served <- httpSrv.Serve(limitListener(l, o.server)) }()
 	listening("http://" + l.Addr().String())
 	log.Info("instance server listening", "address", l.Addr().String(), "publicURL", publicURL)
 	select {
@@ -265,8 +284,10 @@ func buildServers(o instanceOptions, log *slog.Logger, st *store.Store, md *medi
 	if err != nil {
 		return nil, nil, err
 	}
-	srv, err = api.New(api.Options{Store: st, Engine: eng, Media: md, Token: token, PublicURL: o.publicURL,
+	srv, err = api.New(api.Options{Store: st, Engine: eng, Media: md, Token: token, PublicURL: publicURL,
 		Fetcher: fetch.NewFetcher(guard, o.maxFileBytes), MaxFileBytes: o.maxFileBytes,
+		BodyReadTimeout: o.server.readTimeoutOrDefault(), MinBodyRate: o.server.minBodyRate,
+		TrustedProxies: o.server.trustedProxies,
 		WebhookChanged: webhookChanged(dispatcher, agent), WebhookManagedBy: webhookManagedBy(agent), Logger: log})
 	if err != nil {
 		return nil, nil, err

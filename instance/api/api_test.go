@@ -435,7 +435,7 @@ func TestMessagesPaging(t *testing.T) {
 				t.Fatalf("page after 99: %d messages, last %d", len(page.Messages), page.LastMessageNumber)
 			}
 			img := page.Messages[50]
-			if !strings.HasPrefix(img.Body, "http://example.com/media/in/") {
+			if !strings.HasPrefix(img.Body, DefaultPublicURL+"/media/in/") { // never the Host header (example.com)
 				t.Fatalf("media body = %q", img.Body)
 			}
 			// The media link works without the token (it is signed) and not with a forged signature.

@@ -15,6 +15,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
 )
@@ -127,16 +128,13 @@ func parseBool(s string) (bool, error) {
 // bind decodes a request body into dst: JSON (also unlabelled, or labelled as a form or as text,
 // as curl -d and fetch send it), a form (application/x-www-form-urlencoded, also unlabelled) or a
 // multipart form's fields (PHP curl with an array). On failure it answers with the right error
-// (400 malformed, 413 too large, 415 wrong content type) and returns false.
+// (400 malformed, 408 too slow, 413 too large, 415 wrong content type, 422 a field that is not
+// UTF-8) and returns false.
 func bind(c *gin.Context, dst any) bool {
+	var ok bool
 	body, err := io.ReadAll(c.Request.Body)
 	if err != nil {
-		var tooLarge *http.MaxBytesError
-		if errors.As(err, &tooLarge) {
-			abort(c, http.StatusRequestEntityTooLarge, "request body too large: the limit is %d bytes", tooLarge.Limit)
-			return false
-		}
-		abort(c, http.StatusBadRequest, "reading the request body: %v", err)
+		abortBodyError(c, err)
 		return false
 	}
 	mt, params, _ := mime.ParseMediaType(c.GetHeader("Content-Type"))
@@ -145,23 +143,33 @@ func bind(c *gin.Context, dst any) bool {
 	case len(trimmed) == 0:
 		trimmed = []byte("{}")
 	case mt == "multipart/form-data":
-		converted, err := multipartToJSON(body, params["boundary"])
+		values, err := multipartValues(body, params["boundary"])
 		if err != nil {
 			abort(c, http.StatusBadRequest, "malformed multipart form: %v", err)
 			return false
 		}
-		trimmed = converted
+		if trimmed, ok = formJSON(c, values); !ok {
+			return false
+		}
 	case mt == "application/json" || strings.HasSuffix(mt, "+json") || trimmed[0] == '{':
 		// JSON, also when a client (curl -d, fetch with a string body) labels it otherwise.
+		if !validUTF8JSON(c, trimmed) {
+			return false
+		}
 	case mt == "application/x-www-form-urlencoded" || (mt == "" || mt == "text/plain") && looksLikeForm(trimmed):
-		converted, err := formToJSON(string(trimmed))
+		values, err := url.ParseQuery(string(trimmed))
 		if err != nil {
 			abort(c, http.StatusBadRequest, "malformed form body: %v", err)
 			return false
 		}
-		trimmed = converted
+		if trimmed, ok = formJSON(c, values); !ok {
+			return false
+		}
 	case mt == "" || mt == "text/plain":
 		// Not a form: decode as JSON, which explains what is wrong.
+		if !validUTF8JSON(c, trimmed) {
+			return false
+		}
 	default:
 		abort(c, http.StatusUnsupportedMediaType, "unsupported Content-Type %q: send application/json", mt)
 		return false
@@ -186,19 +194,22 @@ func describeJSONError(err error) string {
 	return err.Error()
 }
 
-// formToJSON turns a form body into a JSON object: repeated keys, key[] and PHP's indexed key[0],
-// key[1] (http_build_query) become arrays.
-func formToJSON(body string) ([]byte, error) {
-	values, err := url.ParseQuery(body)
-	if err != nil {
-		return nil, err
+// formJSON checks a form's values are UTF-8 (else 422) and turns them into a JSON object:
+// repeated keys, key[] and PHP's indexed key[0], key[1] (http_build_query) become arrays.
+func formJSON(c *gin.Context, values url.Values) ([]byte, bool) {
+	if !validUTF8Form(c, values) {
+		return nil, false
 	}
-	return json.Marshal(formObject(values))
+	doc, err := json.Marshal(formObject(values))
+	if err != nil {
+		abort(c, http.StatusBadRequest, "malformed form body: %v", err)
+		return nil, false
+	}
+	return doc, true
 }
 
-// multipartToJSON turns the fields of a multipart form into a JSON object as formToJSON does;
-// file parts are not fields and are left out.
-func multipartToJSON(body []byte, boundary string) ([]byte, error) {
+// multipartValues reads the fields of a multipart form; file parts are not fields and are left out.
+func multipartValues(body []byte, boundary string) (url.Values, error) {
 	if boundary == "" {
 		return nil, errors.New("no boundary in the Content-Type")
 	}
@@ -207,7 +218,7 @@ func multipartToJSON(body []byte, boundary string) ([]byte, error) {
 		return nil, err
 	}
 	defer func() { _ = form.RemoveAll() }()
-	return json.Marshal(formObject(form.Value))
+	return form.Value, nil
 }
 
 // formObject builds the JSON object of form values.
@@ -266,4 +277,151 @@ func queryInt(c *gin.Context, name string, def int64) (int64, bool) {
 		return 0, false
 	}
 	return n, true
+}
+
+// validUTF8JSON answers 422 naming the field when a key or string of the JSON document doc is not
+// valid UTF-8: raw bytes, or a \u escape of a lone UTF-16 surrogate. encoding/json would silently
+// turn either into U+FFFD. Malformed JSON passes: decoding it reports the error.
+func validUTF8JSON(c *gin.Context, doc []byte) bool {
+	if field, bad := invalidUTF8Field(doc); bad {
+		abort(c, http.StatusUnprocessableEntity, "field %q is not valid UTF-8", field)
+		return false
+	}
+	return true
+}
+
+// validUTF8Form answers 422 naming the field when a form key or value is not valid UTF-8.
+func validUTF8Form(c *gin.Context, values url.Values) bool {
+	for k, vs := range values {
+		bad := !utf8.ValidString(k)
+		for _, v := range vs {
+			bad = bad || !utf8.ValidString(v)
+		}
+		if bad {
+			abort(c, http.StatusUnprocessableEntity, "field %q is not valid UTF-8", strings.ToValidUTF8(k, "\uFFFD"))
+			return false
+		}
+	}
+	return true
+}
+
+// jsonFrame is an object or array being walked by invalidUTF8Field.
+type jsonFrame struct {
+	object  bool
+	key     string
+	wantKey bool
+	index   int
+}
+
+// invalidUTF8Field returns the path (a.b[2]) of the first key or string of doc that is not valid
+// UTF-8, and whether there is one.
+func invalidUTF8Field(doc []byte) (string, bool) {
+	if utf8.Valid(doc) && !bytes.Contains(doc, []byte(`\u`)) {
+		return "", false
+	}
+	dec := json.NewDecoder(bytes.NewReader(doc))
+	var stack []jsonFrame
+	var prev int64
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return "", false
+		}
+		raw := doc[prev:dec.InputOffset()]
+		prev = dec.InputOffset()
+		var top *jsonFrame
+		if len(stack) > 0 {
+			top = &stack[len(stack)-1]
+		}
+		if str, ok := tok.(string); ok && top != nil && top.object && top.wantKey {
+			top.key, top.wantKey = str, false
+			if !validJSONString(raw) {
+				return jsonPath(stack), true
+			}
+			continue
+		}
+		if d, ok := tok.(json.Delim); ok && (d == '}' || d == ']') {
+			stack = stack[:len(stack)-1]
+			valueDone(stack)
+			continue
+		}
+		if top != nil && !top.object {
+			top.index++
+		}
+		switch tok := tok.(type) {
+		case json.Delim:
+			stack = append(stack, jsonFrame{object: tok == '{', wantKey: tok == '{', index: -1})
+		case string:
+			if !validJSONString(raw) {
+				return jsonPath(stack), true
+			}
+			valueDone(stack)
+		default:
+			valueDone(stack)
+		}
+	}
+}
+
+// valueDone records that the innermost container got a whole value: an object wants a key next.
+func valueDone(stack []jsonFrame) {
+	if len(stack) > 0 && stack[len(stack)-1].object {
+		stack[len(stack)-1].wantKey = true
+	}
+}
+
+func jsonPath(stack []jsonFrame) string {
+	var b strings.Builder
+	for _, f := range stack {
+		if !f.object {
+			fmt.Fprintf(&b, "[%d]", f.index)
+			continue
+		}
+		if b.Len() > 0 {
+			b.WriteByte('.')
+		}
+		b.WriteString(strings.ToValidUTF8(f.key, "\uFFFD"))
+	}
+	return b.String()
+}
+
+// validJSONString reports whether raw JSON text (one string token with its separators) is valid
+// UTF-8 and escapes no lone surrogate.
+func validJSONString(raw []byte) bool {
+	if !utf8.Valid(raw) {
+		return false
+	}
+	for i := 0; i < len(raw); i++ {
+		if raw[i] != '\\' {
+			continue
+		}
+		i++
+		if i >= len(raw) || raw[i] != 'u' {
+			continue
+		}
+		r, ok := hex4(raw[i+1:])
+		switch {
+		case !ok:
+		case r >= 0xDC00 && r <= 0xDFFF:
+			return false
+		case r >= 0xD800 && r <= 0xDBFF:
+			low, ok := rune(0), false
+			if rest := raw[i+5:]; len(rest) >= 6 && rest[0] == '\\' && rest[1] == 'u' {
+				low, ok = hex4(rest[2:])
+			}
+			if !ok || low < 0xDC00 || low > 0xDFFF {
+				return false
+			}
+			i += 6
+		}
+		i += 4
+	}
+	return true
+}
+
+func hex4(b []byte) (rune, bool) {
+	if len(b) < 4 {
+		return 0, false
+	}
+	n, err := strconv.ParseUint(string(b[:4]), 16, 32)
+	return rune(n), err == nil
 }

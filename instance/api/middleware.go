@@ -76,6 +76,7 @@ func RedactQuery(raw string) string {
 // requireToken accepts ?token= or Authorization: Bearer, compared in constant time.
 func (s *Server) requireToken(c *gin.Context) {
 	if !s.tokenOK(c) {
+		c.Header("Connection", "close") // answer now: net/http would first drain an unread body
 		abort(c, http.StatusUnauthorized, "missing or wrong token: pass ?token= or Authorization: Bearer")
 		return
 	}

@@ -4,7 +4,10 @@ import (
 	"errors"
 	"io"
 	"mime"
+	"mime/multipart"
 	"net/http"
+	"net/url"
+	"os"
 	"strings"
 	"unicode/utf8"
 
@@ -111,9 +114,17 @@ type sendFileRequest struct {
 }
 
 func (s *Server) sendFile(c *gin.Context) {
+	release, ok := s.acquireFileIntake(c)
+	if !ok {
+		return
+	}
+	defer release()
 	req, file, ok := s.readSendFile(c)
 	if !ok {
 		return
+	}
+	if file != nil {
+		defer file.in.Discard()
 	}
 	to, ok := resolveChat(c, string(req.ChatID), string(req.Phone))
 	if !ok {
@@ -128,78 +139,145 @@ func (s *Server) sendFile(c *gin.Context) {
 		if !ok {
 			return
 		}
+		defer file.in.Discard()
 	}
-	rel, err := s.opts.Media.Save(media.Outgoing, file.Name, file.Data)
+	rel, err := file.in.Commit(media.Outgoing, file.Name)
 	if err != nil {
 		s.log.Error("storing file to send", "error", err)
 		abort(c, http.StatusServiceUnavailable, "could not store the file")
 		return
 	}
 	item := store.NewItem{Chat: to, Body: file.Name, Payload: queue.File{File: rel, FileName: file.Name,
-		MimeType: file.MIME, MediaType: file.Kind(), Caption: req.Caption, Size: len(file.Data)}}
+		MimeType: file.MIME, MediaType: file.Kind(), Caption: req.Caption, Size: int(file.Size)}}
 	// Nothing half-written: if the item cannot be queued, the stored file goes too.
 	s.enqueue(c, item, func() { _ = s.opts.Media.Remove(rel) })
 }
 
-// readSendFile reads a JSON / form body or a multipart form with a file field (body or file).
-func (s *Server) readSendFile(c *gin.Context) (sendFileRequest, *fetch.File, bool) {
+// readSendFile reads a JSON / form body or a multipart form with a file field (body or file). A
+// multipart file is streamed into the media directory's intake, never held in memory.
+func (s *Server) readSendFile(c *gin.Context) (sendFileRequest, *pendingFile, bool) {
 	var req sendFileRequest
 	mt, _, _ := mime.ParseMediaType(c.GetHeader("Content-Type"))
 	if mt != "multipart/form-data" {
 		return req, nil, bind(c, &req)
 	}
-	if err := c.Request.ParseMultipartForm(8 << 20); err != nil {
-		var tooLarge *http.MaxBytesError
-		if errors.As(err, &tooLarge) {
-			abort(c, http.StatusRequestEntityTooLarge, "request body too large: the limit is %d bytes", tooLarge.Limit)
-		} else {
-			abort(c, http.StatusBadRequest, "malformed multipart form: %v", err)
+	mr, err := c.Request.MultipartReader()
+	if err != nil {
+		abort(c, http.StatusBadRequest, "malformed multipart form: %v", err)
+		return req, nil, false
+	}
+	values, file, ok := s.readParts(c, mr)
+	if !ok {
+		return req, nil, false
+	}
+	if !validUTF8Form(c, values) {
+		if file != nil {
+			file.in.Discard()
 		}
 		return req, nil, false
 	}
-	form := c.Request.MultipartForm
-	defer func() { _ = form.RemoveAll() }() // large parts were spooled to temporary files
-	get := func(k string) string {
-		if v := form.Value[k]; len(v) > 0 {
-			return v[0]
-		}
-		return ""
+	req = sendFileRequest{ChatID: flexString(values.Get("chatId")), Phone: flexString(values.Get("phone")),
+		Body: values.Get("body"), Filename: values.Get("filename"), Caption: values.Get("caption")}
+	if file != nil && req.Filename != "" {
+		file.File = fetch.Identify(req.Filename, file.declared, file.Head, file.Size)
 	}
-	req = sendFileRequest{ChatID: flexString(get("chatId")), Phone: flexString(get("phone")),
-		Body: get("body"), Filename: get("filename"), Caption: get("caption")}
-	for _, field := range []string{"body", "file"} {
-		if fh := form.File[field]; len(fh) > 0 {
-			if fh[0].Size > s.opts.MaxFileBytes {
-				abort(c, http.StatusRequestEntityTooLarge, "file too large: the limit is %d bytes", s.opts.MaxFileBytes)
-				return req, nil, false
-			}
-			f, err := fh[0].Open()
-			if err != nil {
-				abort(c, http.StatusBadRequest, "reading the uploaded file: %v", err)
-				return req, nil, false
-			}
-			data, err := io.ReadAll(f)
-			_ = f.Close()
-			if err != nil {
-				abort(c, http.StatusBadRequest, "reading the uploaded file: %v", err)
-				return req, nil, false
-			}
-			name := req.Filename
-			if name == "" {
-				name = fh[0].Filename
-			}
-			if len(data) == 0 {
-				abort(c, http.StatusBadRequest, "the uploaded file is empty")
-				return req, nil, false
-			}
-			return req, fetch.FromUpload(name, fh[0].Header.Get("Content-Type"), data), true
-		}
-	}
-	return req, nil, true
+	return req, file.pending(), true
 }
 
-// fileFromBody gets the file named by a URL or data URI body.
-func (s *Server) fileFromBody(c *gin.Context, req sendFileRequest) (*fetch.File, bool) {
+// uploadedFile is a multipart file part received into an intake, with its declared type.
+type uploadedFile struct {
+	pendingFile
+	declared string
+}
+
+func (u *uploadedFile) pending() *pendingFile {
+	if u == nil {
+		return nil
+	}
+	return &u.pendingFile
+}
+
+// readParts reads the parts of a multipart form: the first file in the field body or file goes to
+// an intake, other fields (at most MaxJSONBytes together) are returned; other files are skipped.
+func (s *Server) readParts(c *gin.Context, mr *multipart.Reader) (url.Values, *uploadedFile, bool) {
+	values := url.Values{}
+	var file *uploadedFile
+	fail := func(fn func()) (url.Values, *uploadedFile, bool) {
+		if file != nil {
+			file.in.Discard()
+		}
+		fn()
+		return nil, nil, false
+	}
+	budget := s.opts.MaxJSONBytes
+	for {
+		part, err := mr.NextPart()
+		if errors.Is(err, io.EOF) {
+			return values, file, true
+		}
+		if err != nil {
+			return fail(func() { abortMultipartError(c, err) })
+		}
+		field := part.FormName()
+		switch {
+		case part.FileName() != "" && (field == "body" || field == "file") && file == nil:
+			in, err := s.opts.Media.NewIntake()
+			if err != nil {
+				s.log.Error("storing an uploaded file", "error", err)
+				return fail(func() { abort(c, http.StatusServiceUnavailable, "could not store the file") })
+			}
+			declared := part.Header.Get("Content-Type")
+			f, err := fetch.FromReader(part, part.FileName(), declared, s.opts.MaxFileBytes, in)
+			file = &uploadedFile{pendingFile: pendingFile{File: f, in: in}, declared: declared}
+			if err != nil {
+				return fail(func() { abortUploadError(c, err) })
+			}
+			if f.Size == 0 {
+				return fail(func() { abort(c, http.StatusBadRequest, "the uploaded file is empty") })
+			}
+		case part.FileName() != "":
+			// Another file: not sent; NextPart skips it.
+		default:
+			v, err := io.ReadAll(io.LimitReader(part, budget+1))
+			if err != nil {
+				return fail(func() { abortMultipartError(c, err) })
+			}
+			if budget -= int64(len(v)); budget < 0 {
+				return fail(func() {
+					abort(c, http.StatusRequestEntityTooLarge, "form fields too large: the limit is %d bytes", s.opts.MaxJSONBytes)
+				})
+			}
+			if !values.Has(field) {
+				values.Set(field, string(v))
+			}
+		}
+	}
+}
+
+// abortMultipartError answers a failure reading a multipart body.
+func abortMultipartError(c *gin.Context, err error) {
+	var tooLarge *http.MaxBytesError
+	if errors.As(err, &tooLarge) || errors.Is(err, os.ErrDeadlineExceeded) {
+		abortBodyError(c, err)
+		return
+	}
+	abort(c, http.StatusBadRequest, "malformed multipart form: %v", err)
+}
+
+// abortUploadError answers a failure receiving an uploaded file.
+func abortUploadError(c *gin.Context, err error) {
+	switch {
+	case errors.Is(err, fetch.ErrTooLarge):
+		abort(c, http.StatusRequestEntityTooLarge, "%v", err)
+	case errors.Is(err, fetch.ErrStore):
+		abort(c, http.StatusServiceUnavailable, "could not store the file")
+	default:
+		abortMultipartError(c, err)
+	}
+}
+
+// fileFromBody gets the file named by a URL or data URI body, streaming it into an intake.
+func (s *Server) fileFromBody(c *gin.Context, req sendFileRequest) (*pendingFile, bool) {
 	body := strings.TrimSpace(req.Body)
 	if body == "" {
 		abort(c, http.StatusBadRequest, "body is required: an http(s) URL, a data URI or a multipart file field")
@@ -209,18 +287,27 @@ func (s *Server) fileFromBody(c *gin.Context, req sendFileRequest) (*fetch.File,
 		abort(c, http.StatusBadRequest, "filename is required, e.g. cover.jpg")
 		return nil, false
 	}
+	in, err := s.opts.Media.NewIntake()
+	if err != nil {
+		s.log.Error("storing file to send", "error", err)
+		abort(c, http.StatusServiceUnavailable, "could not store the file")
+		return nil, false
+	}
 	var file *fetch.File
-	var err error
 	if fetch.IsDataURI(body) {
-		file, err = fetch.ParseDataURI(body, req.Filename, s.opts.MaxFileBytes)
+		file, err = fetch.ParseDataURI(body, req.Filename, s.opts.MaxFileBytes, in)
 	} else {
-		file, err = s.opts.Fetcher.Get(c.Request.Context(), body, req.Filename)
+		file, err = s.opts.Fetcher.Get(c.Request.Context(), body, req.Filename, in)
 	}
 	if err != nil {
+		in.Discard()
+		if errors.Is(err, fetch.ErrStore) {
+			s.log.Error("storing file to send", "error", err)
+		}
 		abort(c, fileErrorStatus(err), "%v", err)
 		return nil, false
 	}
-	return file, true
+	return &pendingFile{File: file, in: in}, true
 }
 
 func fileErrorStatus(err error) int {
@@ -231,6 +318,8 @@ func fileErrorStatus(err error) int {
 		return http.StatusUnsupportedMediaType
 	case errors.Is(err, fetch.ErrBadURL):
 		return http.StatusBadRequest
+	case errors.Is(err, fetch.ErrStore):
+		return http.StatusServiceUnavailable
 	}
 	return http.StatusUnprocessableEntity // bad data, refused address, download failure
 }

@@ -6,8 +6,10 @@ package api
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -39,8 +41,9 @@ type Options struct {
 	Fetcher *fetch.Fetcher
 	// Token is the API token; it must not be empty.
 	Token string
-	// PublicURL is the absolute base URL media links use in webhooks (and in /messages when set);
-	// empty: /messages uses the request's host.
+	// PublicURL is the absolute base URL media links use (in /messages; webhooks get it through
+	// RewriteMedia). The request's Host header is never used: a client could point links anywhere.
+	// Empty means DefaultPublicURL.
 	PublicURL string
 	// MaxJSONBytes caps JSON request bodies; MaxFileBytes caps files sent.
 	MaxJSONBytes int64
@@ -53,6 +56,18 @@ type Options struct {
 	// MessengerInstance's spec.webhook): POST /webhook and /settings/ackNotificationsOn then
 	// answer 409 instead of changing what would be overwritten.
 	WebhookManagedBy func() string
+	// BodyReadTimeout and MinBodyRate pace request bodies: a body must arrive within
+	// BodyReadTimeout plus its size at MinBodyRate bytes per second (defaults
+	// DefaultBodyReadTimeout, DefaultMinBodyRate).
+	BodyReadTimeout time.Duration
+	MinBodyRate     int64
+	// MaxConcurrentFiles caps sendFile requests receiving a file at once; others wait up to
+	// FileWait, then get 503 (defaults DefaultMaxConcurrentFiles, DefaultFileWait).
+	MaxConcurrentFiles int
+	FileWait           time.Duration
+	// TrustedProxies are the addresses or CIDRs of reverse proxies whose X-Forwarded-For is
+	// believed for the client address in logs; none by default (the peer address is the client).
+	TrustedProxies []string
 	// Registry receives the metrics; nil makes a private one.
 	Registry *prometheus.Registry
 	Logger   *slog.Logger
@@ -64,6 +79,8 @@ type Server struct {
 	engine  *gin.Engine
 	metrics *metrics
 	log     *slog.Logger
+	// intake holds a token per sendFile request receiving a file (MaxConcurrentFiles).
+	intake chan struct{}
 }
 
 // New builds the server.
@@ -89,8 +106,29 @@ func New(opts Options) (*Server, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
+	if opts.BodyReadTimeout <= 0 {
+		opts.BodyReadTimeout = DefaultBodyReadTimeout
+	}
+	if opts.MinBodyRate <= 0 {
+		opts.MinBodyRate = DefaultMinBodyRate
+	}
+	if opts.MaxConcurrentFiles <= 0 {
+		opts.MaxConcurrentFiles = DefaultMaxConcurrentFiles
+	}
+	if opts.FileWait <= 0 {
+		opts.FileWait = DefaultFileWait
+	}
+	if opts.PublicURL == "" {
+		opts.PublicURL = DefaultPublicURL
+	}
+	if err := validatePublicURL(opts.PublicURL); err != nil {
+		return nil, err
+	}
+	if err := gin.New().SetTrustedProxies(opts.TrustedProxies); err != nil {
+		return nil, fmt.Errorf("api: trusted proxies: %w", err)
+	}
 	opts.PublicURL = strings.TrimRight(opts.PublicURL, "/")
-	s := &Server{opts: opts, log: opts.Logger}
+	s := &Server{opts: opts, log: opts.Logger, intake: make(chan struct{}, opts.MaxConcurrentFiles)}
 	m, err := newMetrics(opts.Registry, opts.Store, opts.Engine)
 	if err != nil {
 		return nil, err
@@ -114,7 +152,13 @@ func init() { gin.SetMode(gin.ReleaseMode) }
 func (s *Server) routes() *gin.Engine {
 	r := gin.New()
 	r.HandleMethodNotAllowed = false
-	r.Use(s.recoverJSON, s.logRequests)
+	// No redirects: gin's 301 to the fixed path would echo the query string, ?token= included, in
+	// a Location header (and in caches and logs on the way). /status/ is a JSON 404.
+	r.RedirectTrailingSlash = false
+	r.RedirectFixedPath = false
+	// The client address (logs) is the peer's unless a trusted proxy forwarded the request.
+	_ = r.SetTrustedProxies(s.opts.TrustedProxies) // validated in New
+	r.Use(s.recoverJSON, s.logRequests, s.bodyDeadline)
 	r.NoRoute(func(c *gin.Context) {
 		abort(c, http.StatusNotFound, "no such endpoint: %s %s", c.Request.Method, c.Request.URL.Path)
 	})
@@ -164,16 +208,21 @@ func (s *Server) readyz(c *gin.Context) {
 	c.JSON(http.StatusOK, gin.H{"status": "ready"})
 }
 
-// mediaBase returns the absolute base of media links for this request.
-func (s *Server) mediaBase(c *gin.Context) string {
-	if s.opts.PublicURL != "" {
-		return s.opts.PublicURL
+// DefaultPublicURL is the PublicURL when none is given: this server on its default port.
+const DefaultPublicURL = "http://localhost:8080"
+
+// mediaBase returns the absolute base of media links: always PublicURL, never the request's Host
+// header (which the client chooses).
+func (s *Server) mediaBase(*gin.Context) string { return s.opts.PublicURL }
+
+// validatePublicURL accepts an absolute http(s) URL without credentials, query or fragment.
+func validatePublicURL(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil ||
+		u.RawQuery != "" || u.Fragment != "" {
+		return fmt.Errorf("api: public URL %q must be an absolute http(s) URL without credentials, query or fragment", raw)
 	}
-	scheme := "http"
-	if c.Request.TLS != nil {
-		scheme = "https"
-	}
-	return scheme + "://" + c.Request.Host
+	return nil
 }
 
 // RewriteMedia returns a function that makes the server-relative media links of messages absolute

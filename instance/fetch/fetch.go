@@ -26,6 +26,8 @@ var (
 	ErrUnsupportedType = errors.New("unsupported media type")
 	// ErrUpstream: the remote server failed or answered with an error (422).
 	ErrUpstream = errors.New("could not download the file")
+	// ErrStore: the file could not be written where it was to be kept (503).
+	ErrStore = errors.New("could not store the file")
 )
 
 // Fetcher downloads files with a size cap through a guarded client.
@@ -41,8 +43,10 @@ func NewFetcher(g Guard, maxBytes int64) *Fetcher {
 	return &Fetcher{Client: g.Client(60 * time.Second), MaxBytes: maxBytes}
 }
 
-// Get downloads rawURL. name, when empty, comes from the URL path.
-func (f *Fetcher) Get(ctx context.Context, rawURL, name string) (*File, error) {
+// Get downloads rawURL into w, streaming: at most MaxBytes are read and only the first 512 bytes
+// (for content sniffing) are kept in memory. name, when empty, comes from the URL path. An error
+// writing to w wraps ErrStore.
+func (f *Fetcher) Get(ctx context.Context, rawURL, name string, w io.Writer) (*File, error) {
 	u, err := url.Parse(rawURL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, fmt.Errorf("%w: want an absolute http or https URL", ErrBadURL)
@@ -68,35 +72,76 @@ func (f *Fetcher) Get(ctx context.Context, rawURL, name string) (*File, error) {
 	if resp.ContentLength > f.MaxBytes {
 		return nil, fmt.Errorf("%w: %d bytes, the limit is %d", ErrTooLarge, resp.ContentLength, f.MaxBytes)
 	}
-	data, err := io.ReadAll(io.LimitReader(resp.Body, f.MaxBytes+1))
+	head, size, err := copyCapped(w, resp.Body, f.MaxBytes)
 	if err != nil {
-		return nil, fmt.Errorf("%w from %s: %v", ErrUpstream, u.Host, err)
-	}
-	if int64(len(data)) > f.MaxBytes {
-		return nil, fmt.Errorf("%w: the limit is %d bytes", ErrTooLarge, f.MaxBytes)
+		if errors.Is(err, errRead) {
+			return nil, fmt.Errorf("%w from %s: %v", ErrUpstream, u.Host, err)
+		}
+		return nil, err
 	}
 	if name == "" {
 		name = path.Base(resp.Request.URL.Path)
 	}
 	declared, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))
-	return newFile(name, declared, data), nil
+	return Identify(name, declared, head, size), nil
 }
 
-// newFile picks the MIME type (declared unless it is generic) and sanitises the name.
-func newFile(name, declared string, data []byte) *File {
-	m := DetectMIME(name, data)
+// sniffLen is how many leading bytes content sniffing looks at (http.DetectContentType).
+const sniffLen = 512
+
+// errRead marks an error reading the source in copyCapped (not writing the destination).
+var errRead = errors.New("read error")
+
+// copyCapped copies r to w, failing with ErrTooLarge past maxBytes, and returns the first sniffLen
+// bytes and the size. Read errors wrap errRead, write errors ErrStore.
+func copyCapped(w io.Writer, r io.Reader, maxBytes int64) ([]byte, int64, error) {
+	var head []byte
+	var n int64
+	buf := make([]byte, 32<<10)
+	for {
+		k, rerr := r.Read(buf)
+		if k > 0 {
+			if n+int64(k) > maxBytes {
+				return nil, n, fmt.Errorf("%w: the limit is %d bytes", ErrTooLarge, maxBytes)
+			}
+			if len(head) < sniffLen {
+				head = append(head, buf[:min(k, sniffLen-len(head))]...)
+			}
+			if _, err := w.Write(buf[:k]); err != nil {
+				return nil, n, fmt.Errorf("%w: %v", ErrStore, err)
+			}
+			n += int64(k)
+		}
+		if rerr == io.EOF {
+			return head, n, nil
+		}
+		if rerr != nil {
+			var corrupt base64.CorruptInputError
+			if errors.As(rerr, &corrupt) {
+				return nil, n, fmt.Errorf("%w: bad base64: %v", ErrBadData, rerr)
+			}
+			return nil, n, fmt.Errorf("%w: %w", errRead, rerr)
+		}
+	}
+}
+
+// Identify describes a file of size bytes whose first bytes are head: the MIME type (declared
+// unless it is generic, else sniffed from head and the name's extension) and the sanitised name.
+func Identify(name, declared string, head []byte, size int64) *File {
+	m := DetectMIME(name, head)
 	if declared != "" && declared != "application/octet-stream" && declared != "text/plain" &&
 		(m == "application/octet-stream" || m == "text/plain") {
 		m = declared
 	}
-	return &File{Name: SanitizeFilename(name, m), MIME: m, Data: data}
+	return &File{Name: SanitizeFilename(name, m), MIME: m, Size: size, Head: head}
 }
 
 // IsDataURI reports whether s looks like a data URI.
 func IsDataURI(s string) bool { return strings.HasPrefix(strings.TrimSpace(s), "data:") }
 
-// ParseDataURI decodes data:<mime>[;params];base64,<data> (or URL-encoded data) with a size cap.
-func ParseDataURI(s, name string, maxBytes int64) (*File, error) {
+// ParseDataURI decodes data:<mime>[;params];base64,<data> (or URL-encoded data) into w with a size
+// cap; base64 is decoded as a stream, so the decoded file is never held in memory.
+func ParseDataURI(s, name string, maxBytes int64, w io.Writer) (*File, error) {
 	s = strings.TrimSpace(s)
 	header, payload, ok := strings.Cut(strings.TrimPrefix(s, "data:"), ",")
 	if !strings.HasPrefix(s, "data:") || !ok {
@@ -119,49 +164,78 @@ func ParseDataURI(s, name string, maxBytes int64) (*File, error) {
 	if int64(len(payload)) > maxBytes/3*4+8 {
 		return nil, fmt.Errorf("%w: the limit is %d bytes", ErrTooLarge, maxBytes)
 	}
-	data, err := decodePayload(payload, isBase64)
+	src, err := payloadReader(payload, isBase64)
 	if err != nil {
 		return nil, err
 	}
-	if int64(len(data)) > maxBytes {
-		return nil, fmt.Errorf("%w: the limit is %d bytes", ErrTooLarge, maxBytes)
+	head, size, err := copyCapped(w, src, maxBytes)
+	if err != nil {
+		if errors.Is(err, errRead) {
+			return nil, fmt.Errorf("%w: %v", ErrBadData, err)
+		}
+		return nil, err
 	}
-	if len(data) == 0 {
+	if size == 0 {
 		return nil, fmt.Errorf("%w: the data URI holds no data", ErrBadData)
 	}
-	return newFile(name, declared, data), nil
+	return Identify(name, declared, head, size), nil
 }
 
-func decodePayload(payload string, isBase64 bool) ([]byte, error) {
+// payloadReader returns a reader of the decoded payload of a data URI.
+func payloadReader(payload string, isBase64 bool) (io.Reader, error) {
 	if !isBase64 {
 		text, err := url.PathUnescape(payload)
 		if err != nil {
 			return nil, fmt.Errorf("%w: %v", ErrBadData, err)
 		}
-		return []byte(text), nil
+		return strings.NewReader(text), nil
 	}
-	payload = strings.Map(func(r rune) rune {
-		if r == '\n' || r == '\r' || r == ' ' || r == '\t' {
-			return -1
+	chars := 0
+	for i := 0; i < len(payload); i++ {
+		if !isBase64Space(payload[i]) {
+			chars++
 		}
-		return r
-	}, payload)
+	}
 	enc := base64.StdEncoding
 	if strings.ContainsAny(payload, "-_") {
 		enc = base64.URLEncoding
 	}
-	if !strings.HasSuffix(payload, "=") && len(payload)%4 != 0 {
+	if !strings.HasSuffix(strings.TrimRightFunc(payload, func(r rune) bool { return r < 128 && isBase64Space(byte(r)) }), "=") &&
+		chars%4 != 0 {
 		enc = enc.WithPadding(base64.NoPadding)
 	}
-	data, err := enc.DecodeString(payload)
-	if err != nil {
-		return nil, fmt.Errorf("%w: bad base64: %v", ErrBadData, err)
-	}
-	return data, nil
+	return base64.NewDecoder(enc, &spaceSkipper{s: payload}), nil
 }
 
-// FromUpload builds a file from a multipart upload.
-func FromUpload(name, declared string, data []byte) *File {
+func isBase64Space(b byte) bool { return b == '\n' || b == '\r' || b == ' ' || b == '\t' }
+
+// spaceSkipper reads s without the white space that line-wrapped base64 carries.
+type spaceSkipper struct {
+	s string
+	i int
+}
+
+func (r *spaceSkipper) Read(p []byte) (int, error) {
+	n := 0
+	for n < len(p) && r.i < len(r.s) {
+		if b := r.s[r.i]; !isBase64Space(b) {
+			p[n] = b
+			n++
+		}
+		r.i++
+	}
+	if n == 0 && r.i >= len(r.s) {
+		return 0, io.EOF
+	}
+	return n, nil
+}
+
+// FromReader copies an uploaded file from r into w with a size cap; declared is its Content-Type.
+func FromReader(r io.Reader, name, declared string, maxBytes int64, w io.Writer) (*File, error) {
 	mt, _, _ := mime.ParseMediaType(declared)
-	return newFile(name, mt, data)
+	head, size, err := copyCapped(w, r, maxBytes)
+	if err != nil {
+		return nil, err
+	}
+	return Identify(name, mt, head, size), nil
 }

@@ -9,6 +9,7 @@ import (
 	"image"
 	"image/color"
 	"image/png"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -16,6 +17,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode"
 )
 
 func TestGuardTable(t *testing.T) {
@@ -117,9 +119,11 @@ func TestFetchSSRF(t *testing.T) {
 		{"http://user:pw@127.0.0.2/", ErrBadURL},
 	}
 	for _, tt := range tests {
-		file, err := f.Get(ctx, tt.url, "")
+		var got bytes.Buffer
+		file, err := f.Get(ctx, tt.url, "", &got)
 		if tt.want == nil {
-			if err != nil || file.MIME != "image/png" || file.Name != "pic.png" || file.Kind() != "image" {
+			if err != nil || file.MIME != "image/png" || file.Name != "pic.png" || file.Kind() != "image" ||
+				file.Size != int64(len(pic)) || !bytes.Equal(got.Bytes(), pic) {
 				t.Errorf("Get(%s) = %+v, %v", tt.url, file, err)
 			}
 			continue
@@ -130,7 +134,7 @@ func TestFetchSSRF(t *testing.T) {
 	}
 	// With the allow flag the internal server is reachable.
 	open := NewFetcher(Guard{AllowPrivate: true}, 1000)
-	if _, err := open.Get(ctx, internal.URL+"/x.png", ""); err != nil {
+	if _, err := open.Get(ctx, internal.URL+"/x.png", "", io.Discard); err != nil {
 		t.Errorf("AllowPrivate fetch: %v", err)
 	}
 }
@@ -154,15 +158,26 @@ func TestDNSRebindingIsCaughtAtDial(t *testing.T) {
 func TestParseDataURI(t *testing.T) {
 	pic := pngBytes(t)
 	b64 := base64.StdEncoding.EncodeToString(pic)
-	f, err := ParseDataURI("data:image/png;base64,"+b64, "4x4pixel.jpg", 10000)
-	if err != nil || f.MIME != "image/png" || !bytes.Equal(f.Data, pic) || f.Name != "4x4pixel.jpg" {
+	var got bytes.Buffer
+	f, err := ParseDataURI("data:image/png;base64,"+b64, "4x4pixel.jpg", 10000, &got)
+	if err != nil || f.MIME != "image/png" || !bytes.Equal(got.Bytes(), pic) || f.Size != int64(len(pic)) || f.Name != "4x4pixel.jpg" {
 		t.Fatalf("ParseDataURI = %+v %v", f, err)
 	}
-	if f, err := ParseDataURI("data:,hello%20world", "", 100); err != nil || string(f.Data) != "hello world" || f.MIME != "text/plain" {
+	got.Reset()
+	if f, err := ParseDataURI("data:,hello%20world", "", 100, &got); err != nil || got.String() != "hello world" || f.MIME != "text/plain" {
 		t.Fatalf("plain data URI = %+v %v", f, err)
 	}
-	if f, err := ParseDataURI("data:application/pdf;base64,"+base64.RawURLEncoding.EncodeToString([]byte("%PDF-1.4 x")), "a", 100); err != nil || f.MIME != "application/pdf" || f.Name != "a.pdf" {
+	if f, err := ParseDataURI("data:application/pdf;base64,"+base64.RawURLEncoding.EncodeToString([]byte("%PDF-1.4 x")), "a", 100, io.Discard); err != nil || f.MIME != "application/pdf" || f.Name != "a.pdf" {
 		t.Fatalf("unpadded URL base64 = %+v %v", f, err)
+	}
+	// Line-wrapped base64 (spaces, tabs, CRLF) decodes as a stream to the same bytes.
+	wrapped := ""
+	for i := 0; i < len(b64); i += 10 {
+		wrapped += b64[i:min(i+10, len(b64))] + "\r\n \t"
+	}
+	got.Reset()
+	if _, err := ParseDataURI("data:image/png;base64,"+wrapped, "p.png", 10000, &got); err != nil || !bytes.Equal(got.Bytes(), pic) {
+		t.Fatalf("wrapped base64 = %v (%d bytes)", err, got.Len())
 	}
 	bad := []struct {
 		in   string
@@ -176,7 +191,7 @@ func TestParseDataURI(t *testing.T) {
 		{"data:image/png;base64," + strings.Repeat("A", 400), ErrTooLarge},
 	}
 	for _, tt := range bad {
-		if _, err := ParseDataURI(tt.in, "x", 100); !errors.Is(err, tt.want) {
+		if _, err := ParseDataURI(tt.in, "x", 100, io.Discard); !errors.Is(err, tt.want) {
 			t.Errorf("ParseDataURI(%.40q) = %v, want %v", tt.in, err, tt.want)
 		}
 	}
@@ -214,6 +229,14 @@ func TestSanitizeFilename(t *testing.T) {
 		{".hidden", ""}:                    "hidden",
 		{`we<ir>d:"na|me?*.doc`, ""}:       "we_ir_d__na_me__.doc",
 		{"hello world.xlsx", "text/plain"}: "hello world.xlsx",
+		// Bidi controls, marks and other invisible format characters are dropped.
+		{"invoice\u202Efdp.exe", ""}:                    "invoicefdp.exe",
+		{"\u202Aa\u202Bb\u202Cc\u202Dd\u202Ee.txt", ""}: "abcde.txt",
+		{"\u2066x\u2067y\u2068z\u2069.pdf", ""}:         "xyz.pdf",
+		{"l\u200Er\u200Fa\u061Cm.png", ""}:              "lram.png",
+		{"zero\u200Bwidth\uFEFF\u00AD.doc", ""}:         "zerowidth.doc",
+		{"bell\u0007\u0085\u009B.txt", ""}:              "bell___.txt",
+		{"\u202E", "image/png"}:                         "file.png",
 	}
 	for in, want := range tests {
 		if got := SanitizeFilename(in[0], in[1]); got != want {
@@ -231,7 +254,8 @@ func FuzzSanitizeFilename(f *testing.F) {
 	f.Add("\xff\xfe.png")
 	f.Fuzz(func(t *testing.T, name string) {
 		got := SanitizeFilename(name, "application/pdf")
-		if got == "" || strings.ContainsAny(got, "/\\\x00") || got == "." || got == ".." || len(got) > maxNameBytes+8 {
+		if got == "" || strings.ContainsAny(got, "/\\\x00") || got == "." || got == ".." || len(got) > maxNameBytes+8 ||
+			strings.IndexFunc(got, func(r rune) bool { return unicode.Is(unicode.Cf, r) || unicode.IsControl(r) }) >= 0 {
 			t.Fatalf("SanitizeFilename(%q) = %q", name, got)
 		}
 	})
@@ -247,14 +271,15 @@ func FuzzParseDataURI(f *testing.F) {
 	f.Add("data:,hello", "")
 	f.Add("data:text/plain;charset=utf-8;base64,QUFB", "../x")
 	f.Fuzz(func(t *testing.T, uri, name string) {
-		file, err := ParseDataURI(uri, name, 256)
+		var got bytes.Buffer
+		file, err := ParseDataURI(uri, name, 256, &got)
 		if err != nil {
 			if !errors.Is(err, ErrBadData) && !errors.Is(err, ErrTooLarge) && !errors.Is(err, ErrUnsupportedType) {
 				t.Fatalf("ParseDataURI(%q) error %v wraps no known error", uri, err)
 			}
 			return
 		}
-		if len(file.Data) == 0 || len(file.Data) > 256 || file.MIME == "" || file.Name == "" ||
+		if got.Len() == 0 || got.Len() > 256 || file.Size != int64(got.Len()) || file.MIME == "" || file.Name == "" ||
 			strings.ContainsAny(file.Name, "/\\") {
 			t.Fatalf("ParseDataURI(%q, %q) = %+v", uri, name, file)
 		}

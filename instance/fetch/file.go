@@ -12,13 +12,16 @@ import (
 	"github.com/messenger-operator/messenger-operator/instance/chat"
 )
 
-// File is a file to send.
+// File describes a file to send; its content went to the writer given when it was read.
 type File struct {
 	// Name is the sanitised file name.
 	Name string
 	// MIME is the media type without parameters.
 	MIME string
-	Data []byte
+	// Size is the content's length in bytes.
+	Size int64
+	// Head is the first bytes of the content (up to 512, what content sniffing looks at).
+	Head []byte
 }
 
 // Kind returns the Chat API message type WhatsApp will show the file as.
@@ -78,8 +81,8 @@ var extraTypes = map[string]string{
 // maxNameBytes keeps file names well under file system limits.
 const maxNameBytes = 180
 
-// SanitizeFilename returns a safe base file name: no directories, no control or reserved
-// characters, no leading dots, at most 180 bytes, never empty ("file"). If the name has no
+// SanitizeFilename returns a safe base file name: no directories, no control, format (bidi) or
+// reserved characters, no leading dots, at most 180 bytes, never empty ("file"). If the name has no
 // extension and mimeType has a known one, it is added.
 func SanitizeFilename(name, mimeType string) string {
 	name = strings.ReplaceAll(name, "\\", "/")
@@ -87,6 +90,10 @@ func SanitizeFilename(name, mimeType string) string {
 	var b strings.Builder
 	for _, r := range name {
 		switch {
+		case unicode.Is(unicode.Cf, r):
+			// Format characters are invisible: bidi overrides and isolates (U+202A–U+202E,
+			// U+2066–U+2069), marks (U+200E, U+200F, U+061C), zero-width characters. They could make
+			// "invoice\u202Efdp.exe" look like "invoiceexe.pdf"; they are dropped.
 		case r == utf8.RuneError, unicode.IsControl(r), strings.ContainsRune(`<>:"/\|?*`, r):
 			b.WriteRune('_')
 		case unicode.IsSpace(r):

@@ -3,6 +3,7 @@ package media
 import (
 	"errors"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -65,5 +66,80 @@ func TestSaveLinkVerifyCleanup(t *testing.T) {
 	}
 	if err := d.Remove(keep); err != nil || d.Remove(keep) != nil {
 		t.Fatal("Remove not idempotent")
+	}
+}
+
+// Media are private messages: directories 0700 (also ones made 0755 before) and files 0600,
+// committed files as well as files still being received.
+func TestModesAndIntake(t *testing.T) {
+	root := filepath.Join(t.TempDir(), "media")
+	if err := os.MkdirAll(filepath.Join(root, Incoming), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(filepath.Join(root, Incoming), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	d, err := Open(root, "token")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, sub := range []string{"", Incoming, Outgoing, intakeDir} {
+		if info, err := os.Stat(filepath.Join(root, sub)); err != nil || info.Mode().Perm() != 0o700 {
+			t.Errorf("directory %q: %v %v, want 0700", sub, info.Mode().Perm(), err)
+		}
+	}
+	in, err := d.NewIntake()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := in.Write([]byte("part one, ")); err != nil {
+		t.Fatal(err)
+	}
+	pending, _ := os.ReadDir(filepath.Join(root, intakeDir))
+	if len(pending) != 1 {
+		t.Fatalf("%d files in the intake, want 1", len(pending))
+	}
+	if info, _ := pending[0].Info(); info.Mode().Perm() != 0o600 {
+		t.Errorf("intake file mode %o", info.Mode().Perm())
+	}
+	if _, err := in.Write([]byte("part two")); err != nil {
+		t.Fatal(err)
+	}
+	rel, err := in.Commit(Outgoing, "doc.txt")
+	if err != nil || !strings.HasPrefix(rel, "out/") || !strings.HasSuffix(rel, "-doc.txt") {
+		t.Fatalf("Commit = %q %v", rel, err)
+	}
+	in.Discard() // after Commit: nothing happens
+	path, _ := d.Path(rel)
+	if b, err := os.ReadFile(path); err != nil || string(b) != "part one, part two" {
+		t.Fatalf("committed %q %v", b, err)
+	}
+	if info, _ := os.Stat(path); info.Mode().Perm() != 0o600 {
+		t.Errorf("committed file mode %o", info.Mode().Perm())
+	}
+	if _, err := in.Commit(Outgoing, "again.txt"); err == nil {
+		t.Error("second Commit succeeded")
+	}
+	discarded, _ := d.NewIntake()
+	_, _ = discarded.Write([]byte("never sent"))
+	discarded.Discard()
+	if pending, _ := os.ReadDir(filepath.Join(root, intakeDir)); len(pending) != 0 {
+		t.Fatalf("%d files left in the intake", len(pending))
+	}
+	// What an interrupted intake left behind goes at the next Open; a fresh one stays.
+	stale, _ := d.NewIntake()
+	fresh, _ := d.NewIntake()
+	old := time.Now().Add(-2 * staleIntake)
+	if err := os.Chtimes(stale.f.Name(), old, old); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Open(root, "token"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(stale.f.Name()); !errors.Is(err, os.ErrNotExist) {
+		t.Error("stale intake file kept")
+	}
+	if _, err := os.Stat(fresh.f.Name()); err != nil {
+		t.Error("fresh intake file removed")
 	}
 }

@@ -140,16 +140,41 @@ func dataSource(opts Options) (Dialect, string, string, error) {
 		if err := os.MkdirAll(opts.DataDir, 0o700); err != nil {
 			return "", "", "", fmt.Errorf("creating data directory: %w", err)
 		}
-		return SQLite, "sqlite", sqliteDSN(filepath.Join(opts.DataDir, DefaultFileName)), nil
+		path := filepath.Join(opts.DataDir, DefaultFileName)
+		if err := restrictSQLiteFiles(path); err != nil {
+			return "", "", "", err
+		}
+		return SQLite, "sqlite", sqliteDSN(path), nil
 	case strings.HasPrefix(d, "sqlite:"), strings.HasPrefix(d, "file:"):
 		path := strings.TrimPrefix(strings.TrimPrefix(d, "sqlite:"), "file:")
 		path = strings.TrimPrefix(path, "//")
 		if path == "" {
 			return "", "", "", fmt.Errorf("store: database %q names no file", d)
 		}
+		if err := restrictSQLiteFiles(path); err != nil {
+			return "", "", "", err
+		}
 		return SQLite, "sqlite", sqliteDSN(path), nil
 	}
 	return "", "", "", fmt.Errorf("store: unsupported database %q: want postgres://…, sqlite:<path> or empty", redactDSN(d))
+}
+
+// restrictSQLiteFiles creates the database file with mode 0600 if it is missing, so that SQLite,
+// which gives its -wal, -shm and -journal files the database file's mode, creates those 0600 too;
+// files of an existing database are restricted to 0600 as well. The database holds the account's
+// keys and messages.
+func restrictSQLiteFiles(path string) error {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return fmt.Errorf("creating SQLite database file: %w", err)
+	}
+	_ = f.Close()
+	for _, suffix := range []string{"", "-wal", "-shm", "-journal"} {
+		if err := os.Chmod(path+suffix, 0o600); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("restricting SQLite database file: %w", err)
+		}
+	}
+	return nil
 }
 
 func sqliteDSN(path string) string {
