@@ -2,7 +2,6 @@ package engine
 
 import (
 	"context"
-	"encoding/json"
 	"strings"
 	"sync"
 	"time"
@@ -12,6 +11,7 @@ import (
 	"go.mau.fi/whatsmeow/types/events"
 
 	"github.com/messenger-operator/messenger-operator/instance/chat"
+	"github.com/messenger-operator/messenger-operator/instance/queue"
 	"github.com/messenger-operator/messenger-operator/instance/store"
 )
 
@@ -85,12 +85,9 @@ func (e *Engine) fillChatName(m *chat.Message) {
 // entryChatName names the chat of a sent queue item: the subject for a group being created
 // (its id is not known yet), else as chatName does. The drain's journal entries use it.
 func (e *Engine) entryChatName(it store.Item) string {
-	if it.Kind == store.KindGroup {
-		var meta struct {
-			GroupName string `json:"groupName"`
-		}
-		if json.Unmarshal([]byte(it.Metadata), &meta) == nil && meta.GroupName != "" {
-			return meta.GroupName
+	if p, err := it.Payload(); err == nil {
+		if g, ok := p.(queue.Group); ok && g.GroupName != "" {
+			return g.GroupName
 		}
 	}
 	return e.chatName(e.loggedIn(), it.ChatID, "")
