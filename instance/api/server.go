@@ -53,6 +53,12 @@ type Options struct {
 	// MessengerInstance's spec.webhook): POST /webhook and /settings/ackNotificationsOn then
 	// answer 409 instead of changing what would be overwritten.
 	WebhookManagedBy func() string
+	// WebhookGuard is the guard webhooks are delivered through (its Allow holds
+	// --webhook-allow-networks): POST /webhook refuses a URL it would never let through.
+	WebhookGuard fetch.Guard
+	// WebhookRefused, when set, holds why a webhook URL given at start was refused; GET /webhook
+	// reports it until a URL is set through the API.
+	WebhookRefused *RefusedWebhook
 	// Registry receives the metrics; nil makes a private one.
 	Registry *prometheus.Registry
 	Logger   *slog.Logger

@@ -29,7 +29,7 @@ func (g Guard) CheckDestination(ctx context.Context, u *url.URL) error {
 	if ip, err := netip.ParseAddr(host); err == nil {
 		if !g.Allowed(ip) {
 			return fmt.Errorf("%w: %s is a loopback, private, link-local, metadata or reserved address not on the allowed networks",
-				ErrBlocked, ip.Unmap())
+				ErrBlocked, describe(ip))
 		}
 		return nil
 	}
@@ -51,7 +51,16 @@ func (g Guard) CheckDestination(ctx context.Context, u *url.URL) error {
 		}
 	}
 	return fmt.Errorf("%w: %s resolves to %s: loopback, private, link-local, metadata or reserved, not on the allowed networks",
-		ErrBlocked, host, addrs[0].Unmap())
+		ErrBlocked, host, describe(addrs[0]))
+}
+
+// describe names an address, and the IPv4 address it leads to when it embeds one.
+func describe(ip netip.Addr) string {
+	ip = ip.Unmap()
+	if v4, ok := embeddedIPv4(ip); ok {
+		return fmt.Sprintf("%s (which leads to %s)", ip, v4)
+	}
+	return ip.String()
 }
 
 // numericName reports whether host ends in an all-numeric or hexadecimal label ("2130706433",
