@@ -22,15 +22,21 @@ type lockedBuffer struct {
 	b  bytes.Buffer
 }
 
-func (l *lockedBuffer) Write(p []byte) (int, error) { l.mu.Lock(); defer l.mu.Unlock(); return l.b.Write(p) }
-func (l *lockedBuffer) String() string              { l.mu.Lock(); defer l.mu.Unlock(); return l.b.String() }
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+func (l *lockedBuffer) String() string { l.mu.Lock(); defer l.mu.Unlock(); return l.b.String() }
 
 // runLogged runs the instance server with its log captured; it returns the base URL and a stop.
 func runLogged(t *testing.T, o instanceOptions, logs io.Writer) (string, func()) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	urls, done := make(chan string, 1), make(chan error, 1)
-	go func() { done <- runInstance(ctx, o, slog.New(slog.NewJSONHandler(logs, nil)), func(u string) { urls <- u }) }()
+	go func() {
+		done <- runInstance(ctx, o, slog.New(slog.NewJSONHandler(logs, nil)), func(u string) { urls <- u })
+	}()
 	select {
 	case u := <-urls:
 		return u, func() {
