@@ -23,6 +23,7 @@ import (
 	"github.com/messenger-operator/messenger-operator/instance/fetch"
 	"github.com/messenger-operator/messenger-operator/instance/kube"
 	"github.com/messenger-operator/messenger-operator/instance/media"
+	"github.com/messenger-operator/messenger-operator/instance/redact"
 	"github.com/messenger-operator/messenger-operator/instance/store"
 	"github.com/messenger-operator/messenger-operator/instance/webhook"
 )
@@ -33,7 +34,7 @@ func init() { extraCommands = append(extraCommands, instanceCommand) }
 type instanceOptions struct {
 	listen, dataDir, database, token, tokenFile, networkURL string
 	webhookURL, webhookSecret, instanceName, namespace      string
-	publicURL, proxy                                        string
+	publicURL, proxy, webhookAllowNetworks                  string
 	kube                                                    kubeOptions
 	allowPrivate                                            bool
 	maxFileBytes, maxQueueItems, maxQueueBytes              int64
@@ -89,6 +90,8 @@ func instanceCommand() *cobra.Command {
 	f.StringVar(&o.publicURL, "public-url", "", "absolute base URL of this server for media links in webhooks")
 	f.BoolVar(&o.allowPrivate, "allow-private-addresses", false,
 		"let sendFile URLs and webhooks reach loopback, private and link-local addresses (SSRF guard off)")
+	f.StringVar(&o.webhookAllowNetworks, "webhook-allow-networks", "",
+		"CIDRs, comma separated: webhook destinations on these private or loopback networks are allowed (not sendFile URLs)")
 	f.Int64Var(&o.maxFileBytes, "max-file-bytes", api.DefaultMaxFileBytes, "largest file sendFile accepts")
 	f.Int64Var(&o.maxQueueItems, "max-queue-items", store.DefaultMaxQueueItems,
 		"most sends waiting in the queue; beyond it sends answer 429 (0: no cap)")
@@ -165,7 +168,43 @@ func (o instanceOptions) validate() error {
 	if _, err := webhook.ParseSecret(o.webhookSecret); err != nil {
 		return err
 	}
+	if _, _, err := o.guards(); err != nil {
+		return err
+	}
 	return api.ValidateWebhookURL(o.webhookURL)
+}
+
+// guards returns the SSRF guard of sendFile URLs and the one of webhook deliveries: the same but
+// for --webhook-allow-networks, which only opens webhook destinations.
+func (o instanceOptions) guards() (sendFile, webhooks fetch.Guard, err error) {
+	allow, err := fetch.ParsePrefixes(o.webhookAllowNetworks)
+	if err != nil {
+		return fetch.Guard{}, fetch.Guard{}, fmt.Errorf("--webhook-allow-networks: %w", err)
+	}
+	return fetch.Guard{AllowPrivate: o.allowPrivate}, fetch.Guard{AllowPrivate: o.allowPrivate, Allow: allow}, nil
+}
+
+// storeStartWebhook stores --webhook-url unless the webhook guard would never deliver to it: then
+// the error is logged, webhooks are turned off (events wait in the outbox until a URL is set) and
+// the returned reason is what GET /webhook reports.
+func storeStartWebhook(ctx context.Context, o instanceOptions, st *store.Store, log *slog.Logger) (*api.RefusedWebhook, error) {
+	refused := &api.RefusedWebhook{}
+	if o.webhookURL == "" {
+		return refused, nil
+	}
+	_, guard, _ := o.guards() // validate parsed them
+	u := o.webhookURL
+	if err := api.CheckWebhookURL(ctx, guard, u); err != nil {
+		log.Error("--webhook-url refused; webhooks are off until a URL is set", "webhookUrl", redact.URL(u), "error", err)
+		refused.Set("--webhook-url " + redact.URL(u) + " refused: " + err.Error())
+		u = ""
+	} else {
+		log.Info("webhook URL stored from --webhook-url", "webhookUrl", redact.URL(u))
+	}
+	if err := st.SetWebhookURL(ctx, u); err != nil {
+		return nil, fmt.Errorf("storing --webhook-url: %w", err)
+	}
+	return refused, nil
 }
 
 // runInstance serves until ctx ends, then shuts down gracefully.
@@ -184,10 +223,9 @@ func runInstance(ctx context.Context, o instanceOptions, log *slog.Logger, liste
 	}
 	defer func() { _ = st.Close() }()
 	log.Info("store open", "dialect", string(st.Dialect()), "schemaVersion", store.SchemaVersion())
-	if o.webhookURL != "" {
-		if err := st.SetWebhookURL(ctx, o.webhookURL); err != nil {
-			return fmt.Errorf("storing --webhook-url: %w", err)
-		}
+	refused, err := storeStartWebhook(ctx, o, st, log)
+	if err != nil {
+		return err
 	}
 	if o.kube.ackSet {
 		if err := st.SetAckNotifications(ctx, o.kube.ackNotifications); err != nil {
@@ -210,14 +248,15 @@ func runInstance(ctx context.Context, o instanceOptions, log *slog.Logger, liste
 	if err != nil {
 		return fmt.Errorf("starting the WhatsApp engine: %w", err)
 	}
-	return serveInstance(ctx, o, log, listening, st, md, eng, token, agent)
+	return serveInstance(ctx, o, log, listening, st, md, eng, token, agent, refused)
 }
 
 func serveInstance(ctx context.Context, o instanceOptions, log *slog.Logger, listening func(string),
-	st *store.Store, md *media.Dir, eng account.Engine, token string, agent *kube.Agent) error {
-	guard := fetch.Guard{AllowPrivate: o.allowPrivate}
+	st *store.Store, md *media.Dir, eng account.Engine, token string, agent *kube.Agent, refused *api.RefusedWebhook) error {
 	if o.allowPrivate {
 		log.Warn("SSRF guard off: sendFile URLs and webhooks may reach private addresses")
+	} else if o.webhookAllowNetworks != "" {
+		log.Info("webhook destinations allowed on private networks", "networks", o.webhookAllowNetworks)
 	}
 	l, err := net.Listen("tcp", o.listen)
 	if err != nil {
@@ -227,7 +266,7 @@ func serveInstance(ctx context.Context, o instanceOptions, log *slog.Logger, lis
 	if publicURL == "" {
 		publicURL = defaultPublicURL(o, l.Addr())
 	}
-	dispatcher, srv, err := buildServers(o, log, st, md, eng, token, guard, publicURL, agent)
+	dispatcher, srv, err := buildServers(o, log, st, md, eng, token, publicURL, agent, refused)
 	if err != nil {
 		_ = l.Close()
 		return err
@@ -267,7 +306,11 @@ func serveInstance(ctx context.Context, o instanceOptions, log *slog.Logger, lis
 }
 
 func buildServers(o instanceOptions, log *slog.Logger, st *store.Store, md *media.Dir, eng account.Engine,
-	token string, guard fetch.Guard, publicURL string, agent *kube.Agent) (*webhook.Dispatcher, *api.Server, error) {
+	token string, publicURL string, agent *kube.Agent, refused *api.RefusedWebhook) (*webhook.Dispatcher, *api.Server, error) {
+	fileGuard, hookGuard, err := o.guards()
+	if err != nil {
+		return nil, nil, err
+	}
 	instanceID := o.instanceName
 	if instanceID == "" {
 		instanceID, _ = os.Hostname()
@@ -278,17 +321,18 @@ func buildServers(o instanceOptions, log *slog.Logger, st *store.Store, md *medi
 			srv.Metrics()(outcome, events, age)
 		}
 	}
-	dispatcher, err := webhook.New(webhook.Options{Store: st, Client: guard.Client(30 * time.Second),
+	dispatcher, err := webhook.New(webhook.Options{Store: st, Client: hookGuard.Client(30 * time.Second),
 		InstanceID: instanceID, Secret: o.webhookSecret, MaxAge: o.webhookMaxAge, Logger: log,
 		Rewrite: api.RewriteMedia(publicURL), Observe: observe})
 	if err != nil {
 		return nil, nil, err
 	}
 	srv, err = api.New(api.Options{Store: st, Engine: eng, Media: md, Token: token, PublicURL: publicURL,
-		Fetcher: fetch.NewFetcher(guard, o.maxFileBytes), MaxFileBytes: o.maxFileBytes,
+		Fetcher: fetch.NewFetcher(fileGuard, o.maxFileBytes), MaxFileBytes: o.maxFileBytes,
 		BodyReadTimeout: o.server.readTimeoutOrDefault(), MinBodyRate: o.server.minBodyRate,
 		TrustedProxies: o.server.trustedProxies,
-		WebhookChanged: webhookChanged(dispatcher, agent), WebhookManagedBy: webhookManagedBy(agent), Logger: log})
+		WebhookChanged: webhookChanged(dispatcher, agent), WebhookManagedBy: webhookManagedBy(agent),
+		WebhookGuard: hookGuard, WebhookRefused: refused, Logger: log})
 	if err != nil {
 		return nil, nil, err
 	}

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/go-logr/logr"
@@ -14,6 +15,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 
 	"github.com/messenger-operator/messenger-operator/controllers"
+	"github.com/messenger-operator/messenger-operator/instance/fetch"
 )
 
 func init() { extraCommands = append(extraCommands, operatorCommand) }
@@ -36,6 +38,9 @@ func operatorCommand() *cobra.Command {
 			if err := bindEnv(c.Flags()); err != nil {
 				return err
 			}
+			if _, err := fetch.ParsePrefixes(strings.Join(opts.WebhookAllowNetworks, ",")); err != nil {
+				return fmt.Errorf("--webhook-allow-networks: %w", err)
+			}
 			logHandler := slog.NewJSONHandler(os.Stderr, nil)
 			slog.SetDefault(slog.New(logHandler))
 			ctrl.SetLogger(logr.FromSlogHandler(logHandler))
@@ -49,7 +54,8 @@ func operatorCommand() *cobra.Command {
 			}
 			ctx, stop := signal.NotifyContext(c.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			slog.Info("Starting operator", "version", Version, "namespaces", opts.Namespaces, "instanceImage", opts.InstanceImage)
+			slog.Info("Starting operator", "version", Version, "namespaces", opts.Namespaces, "instanceImage", opts.InstanceImage,
+				"webhookAllowNetworks", opts.WebhookAllowNetworks)
 			if err := mgr.Start(ctx); err != nil {
 				return fmt.Errorf("running operator: %w", err)
 			}
@@ -63,6 +69,8 @@ func operatorCommand() *cobra.Command {
 	f.StringVar(&opts.LeaderElectionNamespace, "leader-election-namespace", "", "namespace of the leader Lease when running outside a cluster")
 	f.StringVar(&opts.InstanceImage, "instance-image", defaultInstanceImage(), "image of instance pods whose spec.image is empty")
 	f.StringSliceVar(&opts.Namespaces, "namespaces", nil, "comma-separated namespaces to watch (empty = all)")
+	f.StringSliceVar(&opts.WebhookAllowNetworks, "webhook-allow-networks", nil,
+		"comma-separated CIDRs every instance may deliver webhooks to although private, e.g. the cluster's Service and Pod CIDRs; spec.webhook.allowNetworks adds to them")
 	f.IntVar(&opts.MaxConcurrentReconciles, "max-concurrent-reconciles", 4, "MessengerInstances reconciled in parallel")
 	f.DurationVar(&opts.LogoutGracePeriod, "logout-grace-period", 0, "how long deletion with deletionPolicy Logout waits for the instance (default 2m)")
 	f.StringVar(&kubeconfig, "kubeconfig", "", "kubeconfig file (default: in-cluster, else $KUBECONFIG or ~/.kube/config)")

@@ -37,6 +37,9 @@ type ManagerOptions struct {
 	MaxConcurrentReconciles int
 	// InstanceImage is the default image of instance pods.
 	InstanceImage string
+	// WebhookAllowNetworks are CIDRs every instance may deliver webhooks to (the cluster's
+	// Service and Pod networks); spec.webhook.allowNetworks adds to them.
+	WebhookAllowNetworks []string
 	// Instances talks to instance servers; nil uses HTTPInstanceClient.
 	Instances InstanceClient
 	// LogoutGracePeriod bounds the wait for a logout on deletion (2 min when zero).
@@ -113,7 +116,7 @@ func NewManager(cfg *rest.Config, o ManagerOptions) (ctrl.Manager, error) {
 		Recorder:                mgr.GetEventRecorder("messenger-operator"),
 		Instances:               instances,
 		Metrics:                 metrics,
-		Build:                   BuildOptions{DefaultImage: o.InstanceImage},
+		Build:                   BuildOptions{DefaultImage: o.InstanceImage, WebhookAllowNetworks: o.WebhookAllowNetworks},
 		LogoutGracePeriod:       o.LogoutGracePeriod,
 		MaxConcurrentReconciles: o.MaxConcurrentReconciles,
 	}

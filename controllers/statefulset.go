@@ -1,6 +1,8 @@
 package controllers
 
 import (
+	"strings"
+
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -16,6 +18,30 @@ import (
 type BuildOptions struct {
 	// DefaultImage is the instance image used when spec.image is empty.
 	DefaultImage string
+	// WebhookAllowNetworks are CIDRs (the cluster's Service and Pod networks) on which every
+	// instance may deliver webhooks; spec.webhook.allowNetworks adds to them.
+	WebhookAllowNetworks []string
+}
+
+// WebhookAllowNetworks is where the instance may deliver webhooks although the address is private
+// or loopback: the operator's default networks and then spec.webhook.allowNetworks, each once. The
+// spec adds to the default and cannot remove from it.
+func WebhookAllowNetworks(mi *v1alpha1.MessengerInstance, opts BuildOptions) []string {
+	var out []string
+	seen := map[string]bool{}
+	add := func(list []string) {
+		for _, n := range list {
+			if n = strings.TrimSpace(n); n != "" && !seen[n] {
+				seen[n] = true
+				out = append(out, n)
+			}
+		}
+	}
+	add(opts.WebhookAllowNetworks)
+	if wh := mi.Spec.Webhook; wh != nil {
+		add(wh.AllowNetworks)
+	}
+	return out
 }
 
 // ownerReference makes mi the controlling owner of a child.
@@ -135,7 +161,7 @@ func buildContainer(mi *v1alpha1.MessengerInstance, opts BuildOptions) *corev1ac
 		WithCommand("messenger-operator").
 		WithArgs("instance").
 		WithPorts(corev1ac.ContainerPort().WithName("http").WithContainerPort(HTTPPort).WithProtocol(corev1.ProtocolTCP)).
-		WithEnv(buildEnv(mi)...).
+		WithEnv(buildEnv(mi, opts)...).
 		WithLivenessProbe(probe("/healthz", 10)).
 		WithReadinessProbe(probe("/readyz", 5)).
 		WithSecurityContext(corev1ac.SecurityContext().
@@ -161,7 +187,7 @@ func buildContainer(mi *v1alpha1.MessengerInstance, opts BuildOptions) *corev1ac
 
 // buildEnv maps the spec onto the instance server's flags (environment twins). Secrets stay in
 // Secrets: the pod reads them through secretKeyRef, the operator never copies them.
-func buildEnv(mi *v1alpha1.MessengerInstance) []*corev1ac.EnvVarApplyConfiguration {
+func buildEnv(mi *v1alpha1.MessengerInstance, opts BuildOptions) []*corev1ac.EnvVarApplyConfiguration {
 	fieldEnv := func(name, path string) *corev1ac.EnvVarApplyConfiguration {
 		return corev1ac.EnvVar().WithName(name).WithValueFrom(corev1ac.EnvVarSource().
 			WithFieldRef(corev1ac.ObjectFieldSelector().WithFieldPath(path)))
@@ -182,6 +208,11 @@ func buildEnv(mi *v1alpha1.MessengerInstance) []*corev1ac.EnvVarApplyConfigurati
 		fieldEnv("MESSENGER_POD_NAME", "metadata.name"),
 		value("MESSENGER_LEASE_NAME", LeaseName(mi)),
 		secretEnv("MESSENGER_TOKEN", tokenName, tokenKey),
+		// Media links in webhooks point at the Service, never at a request's Host header.
+		value("MESSENGER_PUBLIC_URL", Endpoint(mi)),
+	}
+	if nets := WebhookAllowNetworks(mi, opts); len(nets) > 0 {
+		env = append(env, value("MESSENGER_WEBHOOK_ALLOW_NETWORKS", strings.Join(nets, ",")))
 	}
 	if db := mi.Spec.Database; db != nil {
 		env = append(env, secretEnv("MESSENGER_DATABASE", db.SecretRef.Name, keyOr(db.SecretRef.Key, DefaultDatabaseKey)))

@@ -31,6 +31,12 @@ func TestCRDValidationRejectsBadSpecs(t *testing.T) {
 			"webhook.url must be an absolute http:// or https:// URL"},
 		{"webhook relative", "", v1alpha1.MessengerInstanceSpec{Webhook: &v1alpha1.WebhookSpec{URL: "/just/a/path"}},
 			"webhook.url must be an absolute http:// or https:// URL"},
+		{"webhook allowNetworks not a CIDR", "", v1alpha1.MessengerInstanceSpec{Webhook: &v1alpha1.WebhookSpec{
+			URL: "http://receiver.tools.svc/hook", AllowNetworks: []string{"10.96.0.0/12", "10.0.0.0/33"}}},
+			"webhook.allowNetworks must hold CIDRs"},
+		{"webhook allowNetworks a hostname", "", v1alpha1.MessengerInstanceSpec{Webhook: &v1alpha1.WebhookSpec{
+			URL: "http://receiver.tools.svc/hook", AllowNetworks: []string{"receiver.tools.svc"}}},
+			"webhook.allowNetworks must hold CIDRs"},
 		{"networkURL not a URL", "", v1alpha1.MessengerInstanceSpec{NetworkURL: "sandbox:8900"},
 			"networkURL must be an absolute http:// or https:// URL"},
 		{"storage size zero", "", v1alpha1.MessengerInstanceSpec{Storage: &v1alpha1.StorageSpec{Size: qty("0")}},

@@ -49,6 +49,16 @@ type WebhookSpec struct {
 	// ackNotifications adds delivery acks (sent, delivered, viewed, failed) to webhook payloads.
 	// +optional
 	AckNotifications bool `json:"ackNotifications,omitempty"`
+	// allowNetworks are CIDRs (such as 10.96.0.0/12) on which webhook destinations are allowed
+	// although they are private or loopback addresses, added to the operator's
+	// --webhook-allow-networks (the cluster's networks). Any other private, loopback, link-local or
+	// metadata destination is refused. Changing it restarts the pod.
+	// +kubebuilder:validation:MaxItems=32
+	// +kubebuilder:validation:items:MaxLength=43
+	// +kubebuilder:validation:XValidation:rule="self.all(c, isCIDR(c))",message="webhook.allowNetworks must hold CIDRs such as 10.96.0.0/12 or fd00::/8"
+	// +listType=atomic
+	// +optional
+	AllowNetworks []string `json:"allowNetworks,omitempty"`
 }
 
 // StorageSpec sizes the PersistentVolumeClaim that holds the SQLite store and media.

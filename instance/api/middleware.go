@@ -6,12 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/url"
 	"runtime/debug"
 	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
+
+	"github.com/messenger-operator/messenger-operator/instance/redact"
 )
 
 // errorBody is every error answer: {"error":"…"}.
@@ -53,25 +54,8 @@ func (s *Server) logRequests(c *gin.Context) {
 		"duration", elapsed.String(), "client", c.ClientIP())
 }
 
-// secretParams are query parameters whose values never reach logs.
-var secretParams = map[string]bool{"token": true, "sig": true, "access_token": true}
-
-// RedactQuery returns a raw query string with secret values replaced by REDACTED.
-func RedactQuery(raw string) string {
-	if raw == "" {
-		return ""
-	}
-	values, err := url.ParseQuery(raw)
-	if err != nil {
-		return "REDACTED"
-	}
-	for k := range values {
-		if secretParams[strings.ToLower(k)] {
-			values[k] = []string{"REDACTED"}
-		}
-	}
-	return values.Encode()
-}
+// RedactQuery returns a raw query string with secret values replaced by REDACTED (redact.Query).
+func RedactQuery(raw string) string { return redact.Query(raw) }
 
 // requireToken accepts ?token= or Authorization: Bearer, compared in constant time.
 func (s *Server) requireToken(c *gin.Context) {

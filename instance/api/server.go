@@ -68,6 +68,12 @@ type Options struct {
 	// TrustedProxies are the addresses or CIDRs of reverse proxies whose X-Forwarded-For is
 	// believed for the client address in logs; none by default (the peer address is the client).
 	TrustedProxies []string
+	// WebhookGuard is the guard webhooks are delivered through (its Allow holds
+	// --webhook-allow-networks): POST /webhook refuses a URL it would never let through.
+	WebhookGuard fetch.Guard
+	// WebhookRefused, when set, holds why a webhook URL given at start was refused; GET /webhook
+	// reports it until a URL is set through the API.
+	WebhookRefused *RefusedWebhook
 	// Registry receives the metrics; nil makes a private one.
 	Registry *prometheus.Registry
 	Logger   *slog.Logger

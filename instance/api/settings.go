@@ -1,11 +1,16 @@
 package api
 
 import (
+	"context"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 
 	"github.com/gin-gonic/gin"
+
+	"github.com/messenger-operator/messenger-operator/instance/fetch"
 )
 
 // MaxURLLength caps a webhook URL.
@@ -15,9 +20,44 @@ type webhookRequest struct {
 	WebhookURL *string `json:"webhookUrl"`
 }
 
+// getWebhook answers the stored URL; "error" says why a URL given at start (--webhook-url,
+// spec.webhook.url) was refused, or why the stored one can no longer be delivered to.
 func (s *Server) getWebhook(c *gin.Context) {
 	u := s.opts.Store.Settings().WebhookURL
-	c.JSON(http.StatusOK, gin.H{"set": u != "", "webhookUrl": u})
+	body := gin.H{"set": u != "", "webhookUrl": u}
+	if reason := s.opts.WebhookRefused.Reason(); reason != "" {
+		body["error"] = reason
+	} else if err := CheckWebhookURL(c.Request.Context(), s.opts.WebhookGuard, u); err != nil {
+		body["error"] = err.Error()
+	}
+	c.JSON(http.StatusOK, body)
+}
+
+// RefusedWebhook remembers why a webhook URL given outside the API was refused. The zero value
+// (and nil) holds no reason; it is safe for concurrent use.
+type RefusedWebhook struct {
+	mu     sync.Mutex
+	reason string
+}
+
+// Set records the reason; an empty one clears it.
+func (r *RefusedWebhook) Set(reason string) {
+	if r == nil {
+		return
+	}
+	r.mu.Lock()
+	r.reason = reason
+	r.mu.Unlock()
+}
+
+// Reason returns the recorded reason, or "".
+func (r *RefusedWebhook) Reason() string {
+	if r == nil {
+		return ""
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.reason
 }
 
 // setWebhook sets the webhook URL; an empty string turns webhooks off.
@@ -34,7 +74,7 @@ func (s *Server) setWebhook(c *gin.Context) {
 		return
 	}
 	u := strings.TrimSpace(*req.WebhookURL)
-	if err := ValidateWebhookURL(u); err != nil {
+	if err := CheckWebhookURL(c.Request.Context(), s.opts.WebhookGuard, u); err != nil {
 		abort(c, http.StatusUnprocessableEntity, "%v", err)
 		return
 	}
@@ -43,14 +83,15 @@ func (s *Server) setWebhook(c *gin.Context) {
 		abort(c, http.StatusServiceUnavailable, "could not store the webhook URL")
 		return
 	}
+	s.opts.WebhookRefused.Set("")
 	if s.opts.WebhookChanged != nil {
 		s.opts.WebhookChanged()
 	}
 	c.JSON(http.StatusOK, gin.H{"set": true, "webhookUrl": u})
 }
 
-// ValidateWebhookURL accepts empty (off) or an absolute http(s) URL without credentials. Where it
-// may connect is checked at delivery time by the SSRF guard.
+// ValidateWebhookURL accepts empty (off) or an absolute http(s) URL without credentials: the
+// syntax only. CheckWebhookURL also checks where it leads.
 func ValidateWebhookURL(u string) error {
 	if u == "" {
 		return nil
@@ -64,6 +105,24 @@ func ValidateWebhookURL(u string) error {
 	}
 	if p.User != nil {
 		return errString("webhookUrl must not hold credentials; use --webhook-secret for signing")
+	}
+	return nil
+}
+
+// CheckWebhookURL is ValidateWebhookURL plus where the URL leads: it refuses a URL the webhook
+// guard would never deliver to (a loopback, private, link-local, metadata or reserved address,
+// literal or resolved, outside the guard's allowed networks). A name that does not resolve yet is
+// accepted: it may resolve later, and every delivery is checked again when it dials.
+func CheckWebhookURL(ctx context.Context, guard fetch.Guard, u string) error {
+	if err := ValidateWebhookURL(u); err != nil || u == "" {
+		return err
+	}
+	p, err := url.Parse(u)
+	if err != nil {
+		return errString("webhookUrl must be an absolute http or https URL")
+	}
+	if err := guard.CheckDestination(ctx, p); err != nil {
+		return fmt.Errorf("webhookUrl would never be delivered to: %w", err)
 	}
 	return nil
 }

@@ -27,6 +27,7 @@ import (
 	"time"
 
 	"github.com/messenger-operator/messenger-operator/instance/chat"
+	"github.com/messenger-operator/messenger-operator/instance/redact"
 	"github.com/messenger-operator/messenger-operator/instance/store"
 )
 
@@ -398,7 +399,7 @@ func (d *Dispatcher) payload(p chat.WebhookPayload) ([]byte, error) {
 func (d *Dispatcher) deliver(ctx context.Context, url string, b *store.Batch, now time.Time) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(b.Body))
 	if err != nil {
-		return fmt.Errorf("building request: %w", err)
+		return fmt.Errorf("building request: %w", redact.Error(err))
 	}
 	ts := now.Unix()
 	req.Header.Set("Content-Type", "application/json")
@@ -410,7 +411,7 @@ func (d *Dispatcher) deliver(ctx context.Context, url string, b *store.Batch, no
 	}
 	resp, err := d.opts.Client.Do(req)
 	if err != nil {
-		return fmt.Errorf("posting to the webhook: %w", err)
+		return fmt.Errorf("posting to the webhook: %w", redact.Error(err)) // the URL's query may hold a secret
 	}
 	defer func() { _ = resp.Body.Close() }()
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))

@@ -178,6 +178,12 @@ var schemaYAML = typed.YAMLObject(`types:
     - name: ackNotifications
       type:
         scalar: boolean
+    - name: allowNetworks
+      type:
+        list:
+          elementType:
+            scalar: string
+          elementRelationship: atomic
     - name: secretRef
       type:
         namedType: com.github.messenger-operator.messenger-operator.api.v1alpha1.SecretKeyReference

@@ -20,6 +20,11 @@ type WebhookSpecApplyConfiguration struct {
 	SecretRef *SecretKeyReferenceApplyConfiguration `json:"secretRef,omitempty"`
 	// ackNotifications adds delivery acks (sent, delivered, viewed, failed) to webhook payloads.
 	AckNotifications *bool `json:"ackNotifications,omitempty"`
+	// allowNetworks are CIDRs (such as 10.96.0.0/12) on which webhook destinations are allowed
+	// although they are private or loopback addresses, added to the operator's
+	// --webhook-allow-networks (the cluster's networks). Any other private, loopback, link-local or
+	// metadata destination is refused. Changing it restarts the pod.
+	AllowNetworks []string `json:"allowNetworks,omitempty"`
 }
 
 // WebhookSpecApplyConfiguration constructs a declarative configuration of the WebhookSpec type for use with
@@ -49,5 +54,15 @@ func (b *WebhookSpecApplyConfiguration) WithSecretRef(value *SecretKeyReferenceA
 // If called multiple times, the AckNotifications field is set to the value of the last call.
 func (b *WebhookSpecApplyConfiguration) WithAckNotifications(value bool) *WebhookSpecApplyConfiguration {
 	b.AckNotifications = &value
+	return b
+}
+
+// WithAllowNetworks adds the given value to the AllowNetworks field in the declarative configuration
+// and returns the receiver, so that objects can be build by chaining "With" function invocations.
+// If called multiple times, values provided by each call will be appended to the AllowNetworks field.
+func (b *WebhookSpecApplyConfiguration) WithAllowNetworks(values ...string) *WebhookSpecApplyConfiguration {
+	for i := range values {
+		b.AllowNetworks = append(b.AllowNetworks, values[i])
+	}
 	return b
 }
