@@ -368,6 +368,11 @@ func uploadMessage(ctx context.Context, cli *whatsmeow.Client, meta queue.File, 
 // twice.
 func (e *Engine) deliverGroup(ctx context.Context, cli *whatsmeow.Client, it store.Item, meta queue.Group) (string, *chat.Message, error) {
 	gid := it.Result
+	if gid == "" && !it.LastTry.IsZero() {
+		// An earlier attempt may have created the group and died before recording it (kill -9,
+		// or an answer lost with the connection): adopt that group instead of making a second.
+		gid = e.findCreatedGroup(ctx, cli, it, meta)
+	}
 	if gid == "" {
 		created, err := e.createGroup(ctx, cli, meta)
 		if err != nil {
@@ -395,6 +400,41 @@ func (e *Engine) deliverGroup(ctx context.Context, cli *whatsmeow.Client, it sto
 		return gid, nil, nil
 	}
 	return gid, entry, nil
+}
+
+// createdGroupSlack is how much earlier than its queue item a group may have been created and
+// still be the item's (clock skew between the instance and WhatsApp).
+const createdGroupSlack = time.Minute
+
+// findCreatedGroup returns the chat id of a group this account owns with the item's name, created
+// since the item was queued, or "" when there is none (or the groups cannot be listed: then the
+// attempt creates the group, as it would have without this check).
+func (e *Engine) findCreatedGroup(ctx context.Context, cli *whatsmeow.Client, it store.Item, meta queue.Group) string {
+	groups, err := cli.GetJoinedGroups(ctx)
+	if err != nil {
+		e.log.Warn("listing joined groups before creating one again", "queueNumber", it.QueueNumber, "err", err)
+		return ""
+	}
+	own, lid := cli.Store.GetJID().User, cli.Store.GetLID().User
+	since := it.CreatedAt.Add(-createdGroupSlack)
+	var found *types.GroupInfo
+	for _, g := range groups {
+		mine := (g.OwnerPN.User != "" && g.OwnerPN.User == own) || (lid != "" && g.OwnerJID.User == lid) ||
+			g.OwnerJID.User == own
+		if mine && g.Name == meta.GroupName && !g.GroupCreated.Before(since) &&
+			(found == nil || g.GroupCreated.Before(found.GroupCreated)) {
+			found = g
+		}
+	}
+	if found == nil {
+		return ""
+	}
+	gid := chat.ID{Kind: chat.Group, User: found.JID.User}.String()
+	e.log.Info("group of an interrupted creation found; not creating it again", "queueNumber", it.QueueNumber, "group", gid)
+	if err := e.opts.Store.RecordResult(context.WithoutCancel(ctx), it.QueueNumber, gid); err != nil {
+		e.log.Warn("recording the found group", "queueNumber", it.QueueNumber, "err", err)
+	}
+	return gid
 }
 
 // createGroup creates the group of meta and returns its chat id.

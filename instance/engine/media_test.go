@@ -175,3 +175,67 @@ func TestEngineNeverCreatesAGroupTwice(t *testing.T) {
 		t.Fatalf("bob got %+v, want it in %s", got, existing.Group)
 	}
 }
+
+// A group creation interrupted after WhatsApp made the group but before the instance recorded it
+// (kill -9, or the answer lost with the connection) adopts that group when it is resent: the
+// account ends up with one group of that name, and the first message goes to it.
+func TestEngineAdoptsTheGroupOfAnInterruptedCreation(t *testing.T) {
+	h := newHarness(t, t.TempDir())
+	ctx := context.Background()
+	it, err := h.store.Enqueue(ctx, store.NewItem{Body: "Browsers", Payload: queue.Group{GroupName: "Browsers",
+		Participants: []string{"15550002222@c.us"}, MessageText: "created once"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The interrupted attempt: it was claimed, and the account's group came into being (made here
+	// by the account's phone, the same WhatsApp user), then the process died before recording it.
+	if err := h.store.MarkSending(ctx, it.QueueNumber); err != nil {
+		t.Fatal(err)
+	}
+	var made struct{ Group string }
+	h.admin("POST", "/sandbox/phones/15550001111/groups", map[string]any{"name": "Browsers",
+		"members": []string{"15550002222"}}, &made)
+	if err := h.store.Postpone(ctx, it.QueueNumber, "killed"); err != nil {
+		t.Fatal(err)
+	}
+	h.pair()
+	h.eng.WakeQueue()
+	wctx, cancel := context.WithTimeout(ctx, waitFor)
+	defer cancel()
+	done, err := h.store.WaitFinished(wctx, it.QueueNumber)
+	if err != nil || done.State != store.StateSent || done.Result != made.Group {
+		t.Fatalf("group item %+v %v, want sent to the group made before the crash %s", done, err, made.Group)
+	}
+	got := h.waitPhone("15550002222", func(m sandbox.PhoneMessage) bool { return m.ID == it.WAID })
+	if got.Chat != made.Group {
+		t.Fatalf("bob got %+v, want it in %s", got, made.Group)
+	}
+	var groups struct{ Groups []sandbox.GroupInfo }
+	h.admin("GET", "/sandbox/phones/15550002222/groups", nil, &groups)
+	if n := len(groups.Groups); n != 1 {
+		t.Fatalf("bob is in %d groups, want the one: %+v", n, groups.Groups)
+	}
+}
+
+// A group creation that was never attempted creates its group even when the account already
+// has one of that name: only an interrupted attempt adopts one.
+func TestEngineCreatesANewGroupOfAnExistingName(t *testing.T) {
+	h := newHarness(t, t.TempDir())
+	ctx := context.Background()
+	var made struct{ Group string }
+	h.admin("POST", "/sandbox/phones/15550001111/groups", map[string]any{"name": "Browsers",
+		"members": []string{"15550002222"}}, &made)
+	it, err := h.store.Enqueue(ctx, store.NewItem{Body: "Browsers", Payload: queue.Group{GroupName: "Browsers",
+		Participants: []string{"15550002222@c.us"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.pair()
+	h.eng.WakeQueue()
+	wctx, cancel := context.WithTimeout(ctx, waitFor)
+	defer cancel()
+	done, err := h.store.WaitFinished(wctx, it.QueueNumber)
+	if err != nil || done.State != store.StateSent || done.Result == "" || done.Result == made.Group {
+		t.Fatalf("group item %+v %v, want a new group beside %s", done, err, made.Group)
+	}
+}
