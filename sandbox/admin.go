@@ -117,7 +117,6 @@ func (s *Server) handleLinkCode(w http.ResponseWriter, r *http.Request, p *Phone
 // location, a contact card, or one of the kinds named by type.
 type sendRequest struct {
 	To    string `json:"to"`
-	Body  string `json:"body"`
 	Media *struct {
 		Data     string `json:"data"`
 		Mimetype string `json:"mimetype"`
@@ -126,16 +125,10 @@ type sendRequest struct {
 	} `json:"media"`
 	Location *Location `json:"location"`
 	Contact  *Contact  `json:"contact"`
-	Type     string    `json:"type"`
 	// State is the typing state of type "typing".
-	State    string   `json:"state"`
-	Name     string   `json:"name"`
-	Options  []string `json:"options"`
-	Multiple bool     `json:"multiple"`
-	TargetID string   `json:"targetId"`
-	PollID   string   `json:"pollId"`
-	QuotedID string   `json:"quotedId"`
-	Emoji    string   `json:"emoji"`
+	State string `json:"state"`
+	// Kind holds type, body (the text, also of an edit or reply) and the fields of the other kinds.
+	Kind
 }
 
 func (s *Server) handleSend(w http.ResponseWriter, r *http.Request, p *Phone) {
@@ -193,8 +186,7 @@ func (s *Server) sendKind(w http.ResponseWriter, r *http.Request, p *Phone, req 
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), adminTimeout)
 	defer cancel()
-	m, err := p.SendKind(ctx, req.To, Kind{Type: req.Type, Name: req.Name, Options: req.Options, Multiple: req.Multiple,
-		TargetID: req.TargetID, PollID: req.PollID, QuotedID: req.QuotedID, Emoji: req.Emoji, Body: req.Body})
+	m, err := p.SendKind(ctx, req.To, req.Kind)
 	if err != nil {
 		writeSendError(w, err)
 		return
