@@ -21,7 +21,7 @@ import (
 	"github.com/messenger-operator/messenger-operator/instance/api"
 	"github.com/messenger-operator/messenger-operator/instance/engine"
 	"github.com/messenger-operator/messenger-operator/instance/fetch"
-	"github.com/messenger-operator/messenger-operator/instance/kube"
+	"github.com/messenger-operator/messenger-operator/instance/agent"
 	"github.com/messenger-operator/messenger-operator/instance/media"
 	"github.com/messenger-operator/messenger-operator/instance/redact"
 	"github.com/messenger-operator/messenger-operator/instance/store"
@@ -236,23 +236,23 @@ func runInstance(ctx context.Context, o instanceOptions, log *slog.Logger, liste
 	if err != nil {
 		return err
 	}
-	agent, err := newKubeAgent(o, st, log)
+	ag, err := newKubeAgent(o, st, log)
 	if err != nil {
 		return err
 	}
 	deps := engineDeps{Store: st, Media: md, NetworkURL: o.networkURL, Proxy: o.proxy, Logger: log}
-	if agent != nil {
-		deps.Gate = agent.Gate()
+	if ag != nil {
+		deps.Gate = ag.Gate()
 	}
 	eng, err := newEngine(ctx, deps)
 	if err != nil {
 		return fmt.Errorf("starting the WhatsApp engine: %w", err)
 	}
-	return serveInstance(ctx, o, log, listening, st, md, eng, token, agent, refused)
+	return serveInstance(ctx, o, log, listening, st, md, eng, token, ag, refused)
 }
 
 func serveInstance(ctx context.Context, o instanceOptions, log *slog.Logger, listening func(string),
-	st *store.Store, md *media.Dir, eng account.Engine, token string, agent *kube.Agent, refused *api.RefusedWebhook) error {
+	st *store.Store, md *media.Dir, eng account.Engine, token string, ag *agent.Agent, refused *api.RefusedWebhook) error {
 	if o.allowPrivate {
 		log.Warn("SSRF guard off: sendFile URLs and webhooks may reach private addresses")
 	} else if o.webhookAllowNetworks != "" {
@@ -266,7 +266,7 @@ func serveInstance(ctx context.Context, o instanceOptions, log *slog.Logger, lis
 	if publicURL == "" {
 		publicURL = defaultPublicURL(o, l.Addr())
 	}
-	dispatcher, srv, err := buildServers(o, log, st, md, eng, token, publicURL, agent, refused)
+	dispatcher, srv, err := buildServers(o, log, st, md, eng, token, publicURL, ag, refused)
 	if err != nil {
 		_ = l.Close()
 		return err
@@ -282,7 +282,7 @@ func serveInstance(ctx context.Context, o instanceOptions, log *slog.Logger, lis
 			}
 		})
 	}
-	stopAgent := runKubeAgent(ctx, agent, eng, dispatcher.Kick, log)
+	stopAgent := runKubeAgent(ctx, ag, eng, dispatcher.Kick, log)
 	httpSrv := newHTTPServer(srv.Handler(), o.server)
 	served := make(chan error, 1)
 	go func() { served <- httpSrv.Serve(limitListener(l, o.server)) }()
@@ -306,7 +306,7 @@ func serveInstance(ctx context.Context, o instanceOptions, log *slog.Logger, lis
 }
 
 func buildServers(o instanceOptions, log *slog.Logger, st *store.Store, md *media.Dir, eng account.Engine,
-	token string, publicURL string, agent *kube.Agent, refused *api.RefusedWebhook) (*webhook.Dispatcher, *api.Server, error) {
+	token string, publicURL string, ag *agent.Agent, refused *api.RefusedWebhook) (*webhook.Dispatcher, *api.Server, error) {
 	fileGuard, hookGuard, err := o.guards()
 	if err != nil {
 		return nil, nil, err
@@ -331,7 +331,7 @@ func buildServers(o instanceOptions, log *slog.Logger, st *store.Store, md *medi
 		Fetcher: fetch.NewFetcher(fileGuard, o.maxFileBytes), MaxFileBytes: o.maxFileBytes,
 		BodyReadTimeout: o.server.readTimeoutOrDefault(), MinBodyRate: o.server.minBodyRate,
 		TrustedProxies: o.server.trustedProxies,
-		WebhookChanged: webhookChanged(dispatcher, agent), WebhookManagedBy: webhookManagedBy(agent),
+		WebhookChanged: webhookChanged(dispatcher, ag), WebhookManagedBy: webhookManagedBy(ag),
 		WebhookGuard: hookGuard, WebhookRefused: refused, Logger: log})
 	if err != nil {
 		return nil, nil, err

@@ -9,7 +9,7 @@ import (
 	"k8s.io/klog/v2"
 
 	"github.com/messenger-operator/messenger-operator/instance/account"
-	"github.com/messenger-operator/messenger-operator/instance/kube"
+	"github.com/messenger-operator/messenger-operator/instance/agent"
 	"github.com/messenger-operator/messenger-operator/instance/store"
 	"github.com/messenger-operator/messenger-operator/instance/webhook"
 )
@@ -29,7 +29,7 @@ func addKubeFlags(f *pflag.FlagSet, o *kubeOptions) {
 }
 
 // newKubeAgent builds the kube agent when the instance runs for a MessengerInstance, else nil.
-func newKubeAgent(o instanceOptions, st *store.Store, log *slog.Logger) (*kube.Agent, error) {
+func newKubeAgent(o instanceOptions, st *store.Store, log *slog.Logger) (*agent.Agent, error) {
 	if o.instanceName == "" || o.namespace == "" {
 		return nil, nil
 	}
@@ -41,27 +41,27 @@ func newKubeAgent(o instanceOptions, st *store.Store, log *slog.Logger) (*kube.A
 	}
 	identity := ""
 	if o.kube.podName != "" {
-		identity = kube.NewIdentity(o.kube.podName)
+		identity = agent.NewIdentity(o.kube.podName)
 	}
-	agent, err := kube.New(kube.Options{Config: cfg, Namespace: o.namespace, Name: o.instanceName,
+	ag, err := agent.New(agent.Options{Config: cfg, Namespace: o.namespace, Name: o.instanceName,
 		LeaseName: o.kube.leaseName, Identity: identity, Store: st, Logger: log})
 	if err != nil {
 		return nil, err
 	}
-	log.Info("kube agent on", "messengerInstance", o.namespace+"/"+o.instanceName, "leaseHolder", agent.Gate().Identity())
-	return agent, nil
+	log.Info("kube agent on", "messengerInstance", o.namespace+"/"+o.instanceName, "leaseHolder", ag.Gate().Identity())
+	return ag, nil
 }
 
 // runKubeAgent starts the agent (if any) and returns the function that stops it and waits.
-func runKubeAgent(ctx context.Context, agent *kube.Agent, eng account.Engine, kick func(), log *slog.Logger) func() {
-	if agent == nil {
+func runKubeAgent(ctx context.Context, ag *agent.Agent, eng account.Engine, kick func(), log *slog.Logger) func() {
+	if ag == nil {
 		return func() {}
 	}
 	actx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		if err := agent.Run(actx, eng, kick); err != nil {
+		if err := ag.Run(actx, eng, kick); err != nil {
 			log.Warn("kube agent stopped", "error", err)
 		}
 	}()
@@ -71,16 +71,16 @@ func runKubeAgent(ctx context.Context, agent *kube.Agent, eng account.Engine, ki
 // webhookChanged is called after POST /webhook: the dispatcher looks at the new URL, and the
 // agent reports it (or re-applies spec.webhook, which wins).
 // webhookManagedBy tells the API when spec.webhook owns the webhook settings.
-func webhookManagedBy(agent *kube.Agent) func() string {
-	if agent == nil {
+func webhookManagedBy(ag *agent.Agent) func() string {
+	if ag == nil {
 		return nil
 	}
-	return agent.WebhookManagedBy
+	return ag.WebhookManagedBy
 }
 
-func webhookChanged(d *webhook.Dispatcher, agent *kube.Agent) func() {
-	if agent == nil {
+func webhookChanged(d *webhook.Dispatcher, ag *agent.Agent) func() {
+	if ag == nil {
 		return d.Kick
 	}
-	return func() { d.Kick(); agent.WebhookChanged() }
+	return func() { d.Kick(); ag.WebhookChanged() }
 }

@@ -3,7 +3,7 @@
 // resource's webhook settings live, carries out logout requests made with the
 // messenger-operator.io/logout annotation, and holds the account's Lease, which gates the
 // WhatsApp connection so that two processes of one instance never both connect.
-package kube
+package agent
 
 import (
 	"context"
