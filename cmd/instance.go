@@ -18,10 +18,10 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/messenger-operator/messenger-operator/instance/account"
+	"github.com/messenger-operator/messenger-operator/instance/agent"
 	"github.com/messenger-operator/messenger-operator/instance/api"
 	"github.com/messenger-operator/messenger-operator/instance/engine"
 	"github.com/messenger-operator/messenger-operator/instance/fetch"
-	"github.com/messenger-operator/messenger-operator/instance/agent"
 	"github.com/messenger-operator/messenger-operator/instance/media"
 	"github.com/messenger-operator/messenger-operator/instance/redact"
 	"github.com/messenger-operator/messenger-operator/instance/store"
