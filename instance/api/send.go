@@ -86,7 +86,7 @@ func (s *Server) enqueue(c *gin.Context, item store.NewItem, undo func()) {
 		s.enqueueFailed(c, err, "message")
 		return
 	}
-	s.metrics.enqueued.WithLabelValues(item.Payload.Kind()).Inc()
+	s.metrics.Enqueued(item.Payload.Kind())
 	s.opts.Engine.WakeQueue()
 	c.JSON(http.StatusOK, sendResponse{Sent: true, Message: "ok", ID: it.MessageID, QueueNumber: it.QueueNumber})
 }
