@@ -5,25 +5,17 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
-	"net/http"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
 
-	"github.com/messenger-operator/messenger-operator/instance/account"
 	"github.com/messenger-operator/messenger-operator/instance/api"
-	"github.com/messenger-operator/messenger-operator/instance/engine"
+	"github.com/messenger-operator/messenger-operator/instance/app"
 	"github.com/messenger-operator/messenger-operator/instance/fetch"
-	"github.com/messenger-operator/messenger-operator/instance/kube"
-	"github.com/messenger-operator/messenger-operator/instance/media"
-	"github.com/messenger-operator/messenger-operator/instance/redact"
 	"github.com/messenger-operator/messenger-operator/instance/store"
 	"github.com/messenger-operator/messenger-operator/instance/webhook"
 )
@@ -49,12 +41,6 @@ type serverLimits struct {
 	minBodyRate    int64
 	trustedProxies []string
 }
-
-// Defaults of serverLimits.
-const (
-	defaultMaxConnections = 1024
-	defaultReadTimeout    = api.DefaultBodyReadTimeout
-)
 
 func instanceCommand() *cobra.Command {
 	var o instanceOptions
@@ -105,28 +91,6 @@ func instanceCommand() *cobra.Command {
 	return c
 }
 
-// engineDeps is what the WhatsApp engine gets from the instance server.
-type engineDeps struct {
-	// Store holds the queue to drain and the journal to append to; Store.DB() and
-	// Store.WhatsmeowDialect() give whatsmeow's sqlstore.NewWithDB the same database.
-	Store *store.Store
-	// Media stores downloaded incoming media (media.Incoming) and holds queued files.
-	Media *media.Dir
-	// NetworkURL is empty for WhatsApp, or the sandbox to connect to.
-	NetworkURL string
-	// Proxy is an optional proxy URL for WhatsApp traffic.
-	Proxy  string
-	Logger *slog.Logger
-	// Gate, when set, decides when the engine may connect (the kube agent's Lease).
-	Gate engine.Gate
-}
-
-// newEngine builds the WhatsApp engine (instance/engine) on the instance's store and media.
-func newEngine(ctx context.Context, d engineDeps) (account.Engine, error) {
-	return engine.New(ctx, engine.Options{Store: d.Store, Media: d.Media, NetworkURL: d.NetworkURL, Proxy: d.Proxy,
-		Logger: d.Logger, Gate: d.Gate})
-}
-
 func (o instanceOptions) readToken() (string, error) {
 	if o.token != "" && o.tokenFile != "" {
 		return "", errors.New("give --token or --token-file, not both")
@@ -142,14 +106,6 @@ func (o instanceOptions) readToken() (string, error) {
 		return "", errors.New("an API token is required: --token, --token-file, MESSENGER_TOKEN or MESSENGER_TOKEN_FILE")
 	}
 	return o.token, nil
-}
-
-// noCapIfZero maps a cap flag to store.Options, where zero means the default and negative none.
-func noCapIfZero(n int64) int64 {
-	if n == 0 {
-		return -1
-	}
-	return n
 }
 
 func (o instanceOptions) validate() error {
@@ -168,205 +124,46 @@ func (o instanceOptions) validate() error {
 	if _, err := webhook.ParseSecret(o.webhookSecret); err != nil {
 		return err
 	}
-	if _, _, err := o.guards(); err != nil {
-		return err
-	}
 	return api.ValidateWebhookURL(o.webhookURL)
 }
 
-// guards returns the SSRF guard of sendFile URLs and the one of webhook deliveries: the same but
-// for --webhook-allow-networks, which only opens webhook destinations.
-func (o instanceOptions) guards() (sendFile, webhooks fetch.Guard, err error) {
+// config converts the flags to the instance server's configuration, with errors naming the flags.
+func (o instanceOptions) config() (app.Config, error) {
+	token, err := o.readToken()
+	if err != nil {
+		return app.Config{}, err
+	}
+	if err := o.validate(); err != nil {
+		return app.Config{}, err
+	}
 	allow, err := fetch.ParsePrefixes(o.webhookAllowNetworks)
 	if err != nil {
-		return fetch.Guard{}, fetch.Guard{}, fmt.Errorf("--webhook-allow-networks: %w", err)
+		return app.Config{}, fmt.Errorf("--webhook-allow-networks: %w", err)
 	}
-	return fetch.Guard{AllowPrivate: o.allowPrivate}, fetch.Guard{AllowPrivate: o.allowPrivate, Allow: allow}, nil
-}
-
-// storeStartWebhook stores --webhook-url unless the webhook guard would never deliver to it: then
-// the error is logged, webhooks are turned off (events wait in the outbox until a URL is set) and
-// the returned reason is what GET /webhook reports.
-func storeStartWebhook(ctx context.Context, o instanceOptions, st *store.Store, log *slog.Logger) (*api.RefusedWebhook, error) {
-	refused := &api.RefusedWebhook{}
-	if o.webhookURL == "" {
-		return refused, nil
+	cfg := app.Config{Listen: o.listen, DataDir: o.dataDir, Database: o.database, Token: token,
+		NetworkURL: o.networkURL, Proxy: o.proxy, WebhookURL: o.webhookURL, WebhookSecret: o.webhookSecret,
+		InstanceName: o.instanceName, Namespace: o.namespace, PodName: o.kube.podName, LeaseName: o.kube.leaseName,
+		PublicURL: o.publicURL, AllowPrivate: o.allowPrivate, WebhookAllowNetworks: allow,
+		MaxFileBytes: o.maxFileBytes, MaxQueueItems: o.maxQueueItems, MaxQueueBytes: o.maxQueueBytes,
+		MediaRetention: o.mediaRetention, WebhookMaxAge: o.webhookMaxAge, ShutdownTimeout: o.shutdownTimeout,
+		MaxConnections: o.server.maxConnections, ReadTimeout: o.server.readTimeout, MinBodyRate: o.server.minBodyRate,
+		TrustedProxies: o.server.trustedProxies}
+	if o.kube.ackSet {
+		cfg.AckNotifications = &o.kube.ackNotifications
 	}
-	_, guard, _ := o.guards() // validate parsed them
-	u := o.webhookURL
-	if err := api.CheckWebhookURL(ctx, guard, u); err != nil {
-		log.Error("--webhook-url refused; webhooks are off until a URL is set", "webhookUrl", redact.URL(u), "error", err)
-		refused.Set("--webhook-url " + redact.URL(u) + " refused: " + err.Error())
-		u = ""
-	} else {
-		log.Info("webhook URL stored from --webhook-url", "webhookUrl", redact.URL(u))
+	if o.instanceName != "" && o.namespace != "" {
+		if cfg.Kube, err = kubeConfig(o.kube.kubeconfig); err != nil {
+			return app.Config{}, fmt.Errorf("kube agent of %s/%s: %w", o.namespace, o.instanceName, err)
+		}
 	}
-	if err := st.SetWebhookURL(ctx, u); err != nil {
-		return nil, fmt.Errorf("storing --webhook-url: %w", err)
-	}
-	return refused, nil
+	return cfg, nil
 }
 
 // runInstance serves until ctx ends, then shuts down gracefully.
 func runInstance(ctx context.Context, o instanceOptions, log *slog.Logger, listening func(url string)) error {
-	token, err := o.readToken()
+	cfg, err := o.config()
 	if err != nil {
 		return err
 	}
-	if err := o.validate(); err != nil {
-		return err
-	}
-	st, err := store.Open(ctx, store.Options{Database: o.database, DataDir: o.dataDir, Logger: log,
-		MaxQueueItems: noCapIfZero(o.maxQueueItems), MaxQueueBytes: noCapIfZero(o.maxQueueBytes)})
-	if err != nil {
-		return fmt.Errorf("opening the store: %w", err)
-	}
-	defer func() { _ = st.Close() }()
-	log.Info("store open", "dialect", string(st.Dialect()), "schemaVersion", store.SchemaVersion())
-	refused, err := storeStartWebhook(ctx, o, st, log)
-	if err != nil {
-		return err
-	}
-	if o.kube.ackSet {
-		if err := st.SetAckNotifications(ctx, o.kube.ackNotifications); err != nil {
-			return fmt.Errorf("storing --ack-notifications: %w", err)
-		}
-	}
-	md, err := media.Open(filepath.Join(o.dataDir, "media"), token)
-	if err != nil {
-		return err
-	}
-	agent, err := newKubeAgent(o, st, log)
-	if err != nil {
-		return err
-	}
-	deps := engineDeps{Store: st, Media: md, NetworkURL: o.networkURL, Proxy: o.proxy, Logger: log}
-	if agent != nil {
-		deps.Gate = agent.Gate()
-	}
-	eng, err := newEngine(ctx, deps)
-	if err != nil {
-		return fmt.Errorf("starting the WhatsApp engine: %w", err)
-	}
-	return serveInstance(ctx, o, log, listening, st, md, eng, token, agent, refused)
-}
-
-func serveInstance(ctx context.Context, o instanceOptions, log *slog.Logger, listening func(string),
-	st *store.Store, md *media.Dir, eng account.Engine, token string, agent *kube.Agent, refused *api.RefusedWebhook) error {
-	if o.allowPrivate {
-		log.Warn("SSRF guard off: sendFile URLs and webhooks may reach private addresses")
-	} else if o.webhookAllowNetworks != "" {
-		log.Info("webhook destinations allowed on private networks", "networks", o.webhookAllowNetworks)
-	}
-	l, err := net.Listen("tcp", o.listen)
-	if err != nil {
-		return fmt.Errorf("listening on %s: %w", o.listen, err)
-	}
-	publicURL := o.publicURL
-	if publicURL == "" {
-		publicURL = defaultPublicURL(o, l.Addr())
-	}
-	dispatcher, srv, err := buildServers(o, log, st, md, eng, token, publicURL, agent, refused)
-	if err != nil {
-		_ = l.Close()
-		return err
-	}
-	workCtx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
-	var wg sync.WaitGroup
-	wg.Go(func() { dispatcher.Run(workCtx) })
-	wg.Go(func() { janitor(workCtx, st, md, o.mediaRetention, log) })
-	if r, ok := eng.(account.Runner); ok {
-		wg.Go(func() {
-			if err := r.Run(workCtx); err != nil && workCtx.Err() == nil {
-				log.Error("WhatsApp engine stopped", "error", err)
-			}
-		})
-	}
-	stopAgent := runKubeAgent(ctx, agent, eng, dispatcher.Kick, log)
-	httpSrv := newHTTPServer(srv.Handler(), o.server)
-	served := make(chan error, 1)
-	go func() { served <- httpSrv.Serve(limitListener(l, o.server)) }()
-	listening("http://" + l.Addr().String())
-	log.Info("instance server listening", "address", l.Addr().String(), "publicURL", publicURL)
-	select {
-	case <-ctx.Done():
-	case err = <-served:
-	}
-	log.Info("shutting down")
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), o.shutdownTimeout)
-	defer cancel()
-	serr := httpSrv.Shutdown(shutdownCtx) // in-flight requests finish; their writes are committed
-	stopWork()
-	wg.Wait()
-	stopAgent() // after the engine disconnected: the Lease may go to a successor
-	if errors.Is(err, http.ErrServerClosed) {
-		err = nil
-	}
-	return errors.Join(err, serr)
-}
-
-func buildServers(o instanceOptions, log *slog.Logger, st *store.Store, md *media.Dir, eng account.Engine,
-	token string, publicURL string, agent *kube.Agent, refused *api.RefusedWebhook) (*webhook.Dispatcher, *api.Server, error) {
-	fileGuard, hookGuard, err := o.guards()
-	if err != nil {
-		return nil, nil, err
-	}
-	instanceID := o.instanceName
-	if instanceID == "" {
-		instanceID, _ = os.Hostname()
-	}
-	var srv *api.Server
-	observe := func(outcome string, events int, age time.Duration) {
-		if srv != nil {
-			srv.Metrics()(outcome, events, age)
-		}
-	}
-	dispatcher, err := webhook.New(webhook.Options{Store: st, Client: hookGuard.Client(30 * time.Second),
-		InstanceID: instanceID, Secret: o.webhookSecret, MaxAge: o.webhookMaxAge, Logger: log,
-		Rewrite: api.RewriteMedia(publicURL), Observe: observe})
-	if err != nil {
-		return nil, nil, err
-	}
-	srv, err = api.New(api.Options{Store: st, Engine: eng, Media: md, Token: token, PublicURL: publicURL,
-		Fetcher: fetch.NewFetcher(fileGuard, o.maxFileBytes), MaxFileBytes: o.maxFileBytes,
-		BodyReadTimeout: o.server.readTimeoutOrDefault(), MinBodyRate: o.server.minBodyRate,
-		TrustedProxies: o.server.trustedProxies,
-		WebhookChanged: webhookChanged(dispatcher, agent), WebhookManagedBy: webhookManagedBy(agent),
-		WebhookGuard: hookGuard, WebhookRefused: refused, Logger: log})
-	if err != nil {
-		return nil, nil, err
-	}
-	return dispatcher, srv, nil
-}
-
-// defaultPublicURL guesses this server's URL: the in-cluster Service name in a pod, else localhost.
-func defaultPublicURL(o instanceOptions, addr net.Addr) string {
-	_, port, _ := net.SplitHostPort(addr.String())
-	if o.instanceName != "" && o.namespace != "" {
-		return fmt.Sprintf("http://%s.%s.svc:%s", o.instanceName, o.namespace, port)
-	}
-	return "http://localhost:" + port
-}
-
-// janitor removes downloaded media and finished queue items older than the retention, hourly.
-func janitor(ctx context.Context, st *store.Store, md *media.Dir, retention time.Duration, log *slog.Logger) {
-	t := time.NewTicker(time.Hour)
-	defer t.Stop()
-	for {
-		if n, err := md.Cleanup(retention, time.Now()); err != nil {
-			log.Warn("media cleanup", "error", err)
-		} else if n > 0 {
-			log.Info("removed old media files", "count", n)
-		}
-		if n, err := st.PruneQueue(ctx, time.Now().Add(-retention)); err != nil && ctx.Err() == nil {
-			log.Warn("queue cleanup", "error", err)
-		} else if n > 0 {
-			log.Info("removed finished queue items", "count", n)
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
+	return app.Run(ctx, cfg, log, listening)
 }

@@ -1,17 +1,7 @@
 package cmd
 
 import (
-	"context"
-	"fmt"
-	"log/slog"
-
 	"github.com/spf13/pflag"
-	"k8s.io/klog/v2"
-
-	"github.com/messenger-operator/messenger-operator/instance/account"
-	"github.com/messenger-operator/messenger-operator/instance/kube"
-	"github.com/messenger-operator/messenger-operator/instance/store"
-	"github.com/messenger-operator/messenger-operator/instance/webhook"
 )
 
 // kubeOptions are the instance flags of the kube agent (on when --instance-name and --namespace
@@ -26,61 +16,4 @@ func addKubeFlags(f *pflag.FlagSet, o *kubeOptions) {
 	f.StringVar(&o.podName, "pod-name", "", "pod name, the start of the Lease holder identity (default: the host name)")
 	f.StringVar(&o.leaseName, "lease-name", "", "Lease that gates the WhatsApp connection (default <instance-name>-lease)")
 	f.BoolVar(&o.ackNotifications, "ack-notifications", false, "ack notifications setting, stored at start when given")
-}
-
-// newKubeAgent builds the kube agent when the instance runs for a MessengerInstance, else nil.
-func newKubeAgent(o instanceOptions, st *store.Store, log *slog.Logger) (*kube.Agent, error) {
-	if o.instanceName == "" || o.namespace == "" {
-		return nil, nil
-	}
-	// client-go's own logs (leader election, watches) go to the same structured log.
-	klog.SetSlogLogger(log.With("component", "client-go"))
-	cfg, err := kubeConfig(o.kube.kubeconfig)
-	if err != nil {
-		return nil, fmt.Errorf("kube agent of %s/%s: %w", o.namespace, o.instanceName, err)
-	}
-	identity := ""
-	if o.kube.podName != "" {
-		identity = kube.NewIdentity(o.kube.podName)
-	}
-	agent, err := kube.New(kube.Options{Config: cfg, Namespace: o.namespace, Name: o.instanceName,
-		LeaseName: o.kube.leaseName, Identity: identity, Store: st, Logger: log})
-	if err != nil {
-		return nil, err
-	}
-	log.Info("kube agent on", "messengerInstance", o.namespace+"/"+o.instanceName, "leaseHolder", agent.Gate().Identity())
-	return agent, nil
-}
-
-// runKubeAgent starts the agent (if any) and returns the function that stops it and waits.
-func runKubeAgent(ctx context.Context, agent *kube.Agent, eng account.Engine, kick func(), log *slog.Logger) func() {
-	if agent == nil {
-		return func() {}
-	}
-	actx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		if err := agent.Run(actx, eng, kick); err != nil {
-			log.Warn("kube agent stopped", "error", err)
-		}
-	}()
-	return func() { cancel(); <-done }
-}
-
-// webhookChanged is called after POST /webhook: the dispatcher looks at the new URL, and the
-// agent reports it (or re-applies spec.webhook, which wins).
-// webhookManagedBy tells the API when spec.webhook owns the webhook settings.
-func webhookManagedBy(agent *kube.Agent) func() string {
-	if agent == nil {
-		return nil
-	}
-	return agent.WebhookManagedBy
-}
-
-func webhookChanged(d *webhook.Dispatcher, agent *kube.Agent) func() {
-	if agent == nil {
-		return d.Kick
-	}
-	return func() { d.Kick(); agent.WebhookChanged() }
 }

@@ -21,7 +21,7 @@ import (
 	v1alpha1 "github.com/messenger-operator/messenger-operator/api/v1alpha1"
 	v1alpha1ac "github.com/messenger-operator/messenger-operator/api/v1alpha1/applyconfiguration/api/v1alpha1"
 	"github.com/messenger-operator/messenger-operator/controllers"
-	"github.com/messenger-operator/messenger-operator/instance/kube"
+	"github.com/messenger-operator/messenger-operator/instance/agent"
 )
 
 func createInstance(t *testing.T, ns, name string, mutate func(*v1alpha1.MessengerInstance)) *v1alpha1.MessengerInstance {
@@ -93,7 +93,7 @@ func simulateAgent(t *testing.T, c client.Client, ns, name, accountStatus string
 		WithQueueLength(2).
 		WithConditions(metav1ac.Condition().WithType(v1alpha1.ConditionAuthenticated).WithStatus(cond).
 			WithReason("Agent").WithMessage("from the agent").WithLastTransitionTime(metav1.Now())))
-	return c.Status().Apply(context.Background(), ac, client.FieldOwner(kube.FieldManager), client.ForceOwnership)
+	return c.Status().Apply(context.Background(), ac, client.FieldOwner(agent.FieldManager), client.ForceOwnership)
 }
 
 func checkOwned(t *testing.T, obj client.Object, mi *v1alpha1.MessengerInstance) {

@@ -6,6 +6,7 @@ package prometheus_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -33,6 +34,7 @@ import (
 	"github.com/messenger-operator/messenger-operator/instance/api"
 	"github.com/messenger-operator/messenger-operator/instance/fetch"
 	"github.com/messenger-operator/messenger-operator/instance/media"
+	"github.com/messenger-operator/messenger-operator/instance/metrics"
 	"github.com/messenger-operator/messenger-operator/instance/store"
 )
 
@@ -115,13 +117,20 @@ func scrapeInstance(t *testing.T) map[string]*dto.MetricFamily {
 	if err != nil {
 		t.Fatal(err)
 	}
+	m, err := metrics.New(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := errors.Join(m.WatchStore(st), m.WatchEngine(countingEngine{})); err != nil {
+		t.Fatal(err)
+	}
 	srv, err := api.New(api.Options{Store: st, Engine: countingEngine{}, Media: md,
-		Fetcher: fetch.NewFetcher(fetch.Guard{}, 1<<20), Token: "tok"})
+		Fetcher: fetch.NewFetcher(fetch.Guard{}, 1<<20), Token: "tok", Metrics: m})
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, outcome := range []string{"delivered", "failed", "dead"} {
-		srv.Metrics()(outcome, 1, time.Second)
+		m.ObserveWebhook(outcome, 1, time.Second)
 	}
 	hs := httptest.NewServer(srv.Handler())
 	defer hs.Close()

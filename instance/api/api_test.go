@@ -477,9 +477,28 @@ func TestMessagesPaging(t *testing.T) {
 	}
 }
 
+// hookSettings is a WebhookSettings of functions; nil ones do nothing.
+type hookSettings struct {
+	changed   func()
+	managedBy func() string
+}
+
+func (h hookSettings) Changed() {
+	if h.changed != nil {
+		h.changed()
+	}
+}
+
+func (h hookSettings) ManagedBy() string {
+	if h.managedBy == nil {
+		return ""
+	}
+	return h.managedBy()
+}
+
 func TestSettings(t *testing.T) {
 	var kicks atomic.Int64
-	h := sqliteHarness(t, func(o *Options) { o.WebhookChanged = func() { kicks.Add(1) } })
+	h := sqliteHarness(t, func(o *Options) { o.Webhook = hookSettings{changed: func() { kicks.Add(1) }} })
 	if w := decode[map[string]any](t, h.do("GET", "/webhook", "", nil, true)); w["set"] != false || w["webhookUrl"] != "" {
 		t.Fatalf("webhook = %v", w)
 	}
@@ -620,7 +639,7 @@ func (refuseAll) RoundTrip(*http.Request) (*http.Response, error) {
 // overwritten at once) and says where to change them; reading them still works.
 func TestWebhookManagedBySpec(t *testing.T) {
 	owner := "spec.webhook of MessengerInstance default/sales"
-	h := sqliteHarness(t, func(o *Options) { o.WebhookManagedBy = func() string { return owner } })
+	h := sqliteHarness(t, func(o *Options) { o.Webhook = hookSettings{managedBy: func() string { return owner }} })
 	for _, path := range []string{"/webhook", "/settings/ackNotificationsOn"} {
 		body := `{"webhookUrl":"https://example.com/hook"}`
 		if path != "/webhook" {

@@ -59,7 +59,7 @@ func (s *Server) group(c *gin.Context) {
 		s.enqueueFailed(c, err, "group")
 		return
 	}
-	s.metrics.enqueued.WithLabelValues(queue.KindGroup).Inc()
+	s.metrics.Enqueued(queue.KindGroup)
 	s.opts.Engine.WakeQueue()
 	ctx, cancel := context.WithTimeout(c.Request.Context(), s.opts.GroupWait)
 	defer cancel()

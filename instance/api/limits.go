@@ -10,7 +10,6 @@ import (
 
 	"github.com/gin-gonic/gin"
 
-	"github.com/messenger-operator/messenger-operator/instance/fetch"
 	"github.com/messenger-operator/messenger-operator/instance/media"
 )
 
@@ -116,6 +115,6 @@ func (s *Server) acquireFileIntake(c *gin.Context) (release func(), ok bool) {
 
 // pendingFile is a received file in the media directory's intake, not yet committed.
 type pendingFile struct {
-	*fetch.File
+	*media.File
 	in *media.Intake
 }

@@ -48,7 +48,7 @@ func (s *Server) logRequests(c *gin.Context) {
 		route = "unmatched"
 	}
 	elapsed := time.Since(start)
-	s.metrics.observeRequest(route, c.Request.Method, c.Writer.Status(), elapsed)
+	s.metrics.ObserveRequest(route, c.Request.Method, c.Writer.Status(), elapsed)
 	s.log.Info("request", "method", c.Request.Method, "path", c.Request.URL.Path,
 		"query", RedactQuery(c.Request.URL.RawQuery), "status", c.Writer.Status(),
 		"duration", elapsed.String(), "client", c.ClientIP())

@@ -86,7 +86,7 @@ func (s *Server) enqueue(c *gin.Context, item store.NewItem, undo func()) {
 		s.enqueueFailed(c, err, "message")
 		return
 	}
-	s.metrics.enqueued.WithLabelValues(item.Payload.Kind()).Inc()
+	s.metrics.Enqueued(item.Payload.Kind())
 	s.opts.Engine.WakeQueue()
 	c.JSON(http.StatusOK, sendResponse{Sent: true, Message: "ok", ID: it.MessageID, QueueNumber: it.QueueNumber})
 }
@@ -179,7 +179,7 @@ func (s *Server) readSendFile(c *gin.Context) (sendFileRequest, *pendingFile, bo
 	req = sendFileRequest{ChatID: flexString(values.Get("chatId")), Phone: flexString(values.Get("phone")),
 		Body: values.Get("body"), Filename: values.Get("filename"), Caption: values.Get("caption")}
 	if file != nil && req.Filename != "" {
-		file.File = fetch.Identify(req.Filename, file.declared, file.Head, file.Size)
+		file.File = media.Identify(req.Filename, file.declared, file.Head, file.Size)
 	}
 	return req, file.pending(), true
 }
@@ -293,7 +293,7 @@ func (s *Server) fileFromBody(c *gin.Context, req sendFileRequest) (*pendingFile
 		abort(c, http.StatusServiceUnavailable, "could not store the file")
 		return nil, false
 	}
-	var file *fetch.File
+	var file *media.File
 	if fetch.IsDataURI(body) {
 		file, err = fetch.ParseDataURI(body, req.Filename, s.opts.MaxFileBytes, in)
 	} else {

@@ -14,12 +14,12 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
-	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/messenger-operator/messenger-operator/instance/account"
 	"github.com/messenger-operator/messenger-operator/instance/chat"
 	"github.com/messenger-operator/messenger-operator/instance/fetch"
 	"github.com/messenger-operator/messenger-operator/instance/media"
+	"github.com/messenger-operator/messenger-operator/instance/metrics"
 	"github.com/messenger-operator/messenger-operator/instance/store"
 )
 
@@ -50,12 +50,8 @@ type Options struct {
 	MaxFileBytes int64
 	// GroupWait is how long POST /group waits for the group to exist.
 	GroupWait time.Duration
-	// WebhookChanged is called after the webhook URL changed (e.g. Dispatcher.Kick).
-	WebhookChanged func()
-	// WebhookManagedBy, when set and not empty, names what owns the webhook settings (the
-	// MessengerInstance's spec.webhook): POST /webhook and /settings/ackNotificationsOn then
-	// answer 409 instead of changing what would be overwritten.
-	WebhookManagedBy func() string
+	// Webhook, when set, hears of webhook setting changes and says who owns them.
+	Webhook WebhookSettings
 	// BodyReadTimeout and MinBodyRate pace request bodies: a body must arrive within
 	// BodyReadTimeout plus its size at MinBodyRate bytes per second (defaults
 	// DefaultBodyReadTimeout, DefaultMinBodyRate).
@@ -74,16 +70,27 @@ type Options struct {
 	// WebhookRefused, when set, holds why a webhook URL given at start was refused; GET /webhook
 	// reports it until a URL is set through the API.
 	WebhookRefused *RefusedWebhook
-	// Registry receives the metrics; nil makes a private one.
-	Registry *prometheus.Registry
-	Logger   *slog.Logger
+	// Metrics records requests and sends; nil makes private ones watching Store and Engine.
+	Metrics *metrics.Metrics
+	Logger  *slog.Logger
+}
+
+// WebhookSettings is what the API tells of and asks about the webhook settings beyond the store.
+type WebhookSettings interface {
+	// Changed is called after the webhook URL changed (the dispatcher looks at it, the agent
+	// reports it).
+	Changed()
+	// ManagedBy, when not empty, names what owns the webhook settings (the MessengerInstance's
+	// spec.webhook): POST /webhook and /settings/ackNotificationsOn then answer 409 instead of
+	// changing what would be overwritten.
+	ManagedBy() string
 }
 
 // Server is the HTTP API of one instance.
 type Server struct {
 	opts    Options
 	engine  *gin.Engine
-	metrics *metrics
+	metrics *metrics.Metrics
 	log     *slog.Logger
 	// intake holds a token per sendFile request receiving a file (MaxConcurrentFiles).
 	intake chan struct{}
@@ -105,9 +112,6 @@ func New(opts Options) (*Server, error) {
 	}
 	if opts.GroupWait <= 0 {
 		opts.GroupWait = DefaultGroupWait
-	}
-	if opts.Registry == nil {
-		opts.Registry = prometheus.NewRegistry()
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
@@ -135,11 +139,13 @@ func New(opts Options) (*Server, error) {
 	}
 	opts.PublicURL = strings.TrimRight(opts.PublicURL, "/")
 	s := &Server{opts: opts, log: opts.Logger, intake: make(chan struct{}, opts.MaxConcurrentFiles)}
-	m, err := newMetrics(opts.Registry, opts.Store, opts.Engine)
-	if err != nil {
-		return nil, err
+	if s.metrics = opts.Metrics; s.metrics == nil {
+		m, err := ownMetrics(opts.Store, opts.Engine)
+		if err != nil {
+			return nil, err
+		}
+		s.metrics = m
 	}
-	s.metrics = m
 	s.engine = s.routes()
 	return s, nil
 }
@@ -148,9 +154,19 @@ func New(opts Options) (*Server, error) {
 // stripInstancePrefix).
 func (s *Server) Handler() http.Handler { return stripInstancePrefix(s.engine) }
 
-// Metrics returns the hook the webhook dispatcher reports delivery outcomes to.
-func (s *Server) Metrics() func(outcome string, events int, age time.Duration) {
-	return s.metrics.webhookObserve
+// ownMetrics are the metrics of a server given none: a private registry watching st and eng.
+func ownMetrics(st *store.Store, eng account.Engine) (*metrics.Metrics, error) {
+	m, err := metrics.New(nil)
+	if err != nil {
+		return nil, err
+	}
+	if err := m.WatchStore(st); err != nil {
+		return nil, err
+	}
+	if err := m.WatchEngine(eng); err != nil {
+		return nil, err
+	}
+	return m, nil
 }
 
 func init() { gin.SetMode(gin.ReleaseMode) }
@@ -172,7 +188,7 @@ func (s *Server) routes() *gin.Engine {
 	// Probes, scrapers and the API description need no token.
 	r.GET("/healthz", s.healthz)
 	r.GET("/readyz", s.readyz)
-	r.GET("/metrics", s.metrics.handler())
+	r.GET("/metrics", gin.WrapH(s.metrics.Handler()))
 	r.GET("/openapi.json", s.openapi)
 	r.GET("/media/*file", s.serveMedia) // token or link signature
 

@@ -84,8 +84,8 @@ func (s *Server) setWebhook(c *gin.Context) {
 		return
 	}
 	s.opts.WebhookRefused.Set("")
-	if s.opts.WebhookChanged != nil {
-		s.opts.WebhookChanged()
+	if s.opts.Webhook != nil {
+		s.opts.Webhook.Changed()
 	}
 	c.JSON(http.StatusOK, gin.H{"set": true, "webhookUrl": u})
 }
@@ -171,10 +171,10 @@ func (s *Server) ackNotifications(c *gin.Context) {
 
 // webhookManaged answers 409 when the webhook settings are owned by something else (spec.webhook).
 func (s *Server) webhookManaged(c *gin.Context) bool {
-	if s.opts.WebhookManagedBy == nil {
+	if s.opts.Webhook == nil {
 		return false
 	}
-	if owner := s.opts.WebhookManagedBy(); owner != "" {
+	if owner := s.opts.Webhook.ManagedBy(); owner != "" {
 		abort(c, http.StatusConflict, "the webhook settings are managed by %s; change them there", owner)
 		return true
 	}

@@ -11,7 +11,6 @@ import (
 	"go.mau.fi/whatsmeow/types/events"
 
 	"github.com/messenger-operator/messenger-operator/instance/chat"
-	"github.com/messenger-operator/messenger-operator/instance/fetch"
 	"github.com/messenger-operator/messenger-operator/instance/media"
 )
 
@@ -73,7 +72,7 @@ func (e *Engine) saveMedia(cli *whatsmeow.Client, c content, waID string) (strin
 	if name == "" {
 		name = waID
 	}
-	rel, err := e.opts.Media.Save(media.Incoming, fetch.SanitizeFilename(name, c.mime), data)
+	rel, err := e.opts.Media.Save(media.Incoming, media.SanitizeFilename(name, c.mime), data)
 	if err != nil {
 		return "", fmt.Errorf("saving media: %w", err)
 	}

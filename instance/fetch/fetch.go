@@ -12,6 +12,8 @@ import (
 	"path"
 	"strings"
 	"time"
+
+	"github.com/messenger-operator/messenger-operator/instance/media"
 )
 
 // Errors callers map to HTTP status codes.
@@ -46,7 +48,7 @@ func NewFetcher(g Guard, maxBytes int64) *Fetcher {
 // Get downloads rawURL into w, streaming: at most MaxBytes are read and only the first 512 bytes
 // (for content sniffing) are kept in memory. name, when empty, comes from the URL path. An error
 // writing to w wraps ErrStore.
-func (f *Fetcher) Get(ctx context.Context, rawURL, name string, w io.Writer) (*File, error) {
+func (f *Fetcher) Get(ctx context.Context, rawURL, name string, w io.Writer) (*media.File, error) {
 	u, err := url.Parse(rawURL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, fmt.Errorf("%w: want an absolute http or https URL", ErrBadURL)
@@ -83,7 +85,7 @@ func (f *Fetcher) Get(ctx context.Context, rawURL, name string, w io.Writer) (*F
 		name = path.Base(resp.Request.URL.Path)
 	}
 	declared, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))
-	return Identify(name, declared, head, size), nil
+	return media.Identify(name, declared, head, size), nil
 }
 
 // sniffLen is how many leading bytes content sniffing looks at (http.DetectContentType).
@@ -125,23 +127,12 @@ func copyCapped(w io.Writer, r io.Reader, maxBytes int64) ([]byte, int64, error)
 	}
 }
 
-// Identify describes a file of size bytes whose first bytes are head: the MIME type (declared
-// unless it is generic, else sniffed from head and the name's extension) and the sanitised name.
-func Identify(name, declared string, head []byte, size int64) *File {
-	m := DetectMIME(name, head)
-	if declared != "" && declared != "application/octet-stream" && declared != "text/plain" &&
-		(m == "application/octet-stream" || m == "text/plain") {
-		m = declared
-	}
-	return &File{Name: SanitizeFilename(name, m), MIME: m, Size: size, Head: head}
-}
-
 // IsDataURI reports whether s looks like a data URI.
 func IsDataURI(s string) bool { return strings.HasPrefix(strings.TrimSpace(s), "data:") }
 
 // ParseDataURI decodes data:<mime>[;params];base64,<data> (or URL-encoded data) into w with a size
 // cap; base64 is decoded as a stream, so the decoded file is never held in memory.
-func ParseDataURI(s, name string, maxBytes int64, w io.Writer) (*File, error) {
+func ParseDataURI(s, name string, maxBytes int64, w io.Writer) (*media.File, error) {
 	s = strings.TrimSpace(s)
 	header, payload, ok := strings.Cut(strings.TrimPrefix(s, "data:"), ",")
 	if !strings.HasPrefix(s, "data:") || !ok {
@@ -178,7 +169,7 @@ func ParseDataURI(s, name string, maxBytes int64, w io.Writer) (*File, error) {
 	if size == 0 {
 		return nil, fmt.Errorf("%w: the data URI holds no data", ErrBadData)
 	}
-	return Identify(name, declared, head, size), nil
+	return media.Identify(name, declared, head, size), nil
 }
 
 // payloadReader returns a reader of the decoded payload of a data URI.
@@ -231,11 +222,11 @@ func (r *spaceSkipper) Read(p []byte) (int, error) {
 }
 
 // FromReader copies an uploaded file from r into w with a size cap; declared is its Content-Type.
-func FromReader(r io.Reader, name, declared string, maxBytes int64, w io.Writer) (*File, error) {
+func FromReader(r io.Reader, name, declared string, maxBytes int64, w io.Writer) (*media.File, error) {
 	mt, _, _ := mime.ParseMediaType(declared)
 	head, size, err := copyCapped(w, r, maxBytes)
 	if err != nil {
 		return nil, err
 	}
-	return Identify(name, mt, head, size), nil
+	return media.Identify(name, mt, head, size), nil
 }

@@ -1,6 +1,7 @@
 // Package media keeps the files of an instance in its data directory: outgoing files waiting in the
 // queue (out/) and downloaded incoming media (in/), served over HTTP under links signed with a key
-// derived from the API token, and removed after a retention period.
+// derived from the API token, and removed after a retention period. It also says what a file is:
+// its sanitised name, its sniffed media type and the WhatsApp media kind that type is shown as.
 package media
 
 import (

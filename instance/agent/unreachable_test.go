@@ -1,4 +1,4 @@
-package kube_test
+package agent_test
 
 import (
 	"context"
@@ -10,7 +10,7 @@ import (
 	"k8s.io/client-go/rest"
 
 	"github.com/messenger-operator/messenger-operator/instance/account"
-	"github.com/messenger-operator/messenger-operator/instance/kube"
+	"github.com/messenger-operator/messenger-operator/instance/agent"
 	"github.com/messenger-operator/messenger-operator/instance/store"
 )
 
@@ -28,7 +28,7 @@ func TestUnreachableAPIServer(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer func() { _ = st.Close() }()
-	agent, err := kube.New(kube.Options{Config: &rest.Config{Host: "http://" + addr, Timeout: time.Second},
+	ag, err := agent.New(agent.Options{Config: &rest.Config{Host: "http://" + addr, Timeout: time.Second},
 		Namespace: "ns", Name: "gone", Store: st, Logger: slog.New(slog.DiscardHandler),
 		LeaseDuration: 4 * time.Second, RenewDeadline: 3 * time.Second, RetryPeriod: 500 * time.Millisecond})
 	if err != nil {
@@ -37,11 +37,11 @@ func TestUnreachableAPIServer(t *testing.T) {
 	eng := &fakeEngine{st: account.Status{AccountStatus: account.StatusLoading, Substatus: account.SubstatusConnecting}}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- agent.Run(ctx, eng, nil) }()
+	go func() { done <- ag.Run(ctx, eng, nil) }()
 	for i := range 1000 { // status changes never wait for the agent
 		eng.set(account.Status{AccountStatus: account.StatusGotQRCode, QR: "2@" + string(rune('a'+i%26))}, "")
 	}
-	if agent.Gate().Allowed() {
+	if ag.Gate().Allowed() {
 		t.Error("the gate opened without the Lease")
 	}
 	cancel()

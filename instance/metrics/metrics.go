@@ -1,11 +1,15 @@
-package api
+// Package metrics holds the instance server's Prometheus metrics: HTTP requests, sends queued,
+// webhook deliveries, and gauges read from the store and the engine. It is built first, so the
+// webhook dispatcher and the HTTP API are both handed the same Metrics.
+package metrics
 
 import (
 	"context"
+	"fmt"
+	"net/http"
 	"strconv"
 	"time"
 
-	"github.com/gin-gonic/gin"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -14,7 +18,8 @@ import (
 	"github.com/messenger-operator/messenger-operator/instance/store"
 )
 
-type metrics struct {
+// Metrics are the instance's collectors, registered on one registry.
+type Metrics struct {
 	reg      *prometheus.Registry
 	requests *prometheus.CounterVec
 	duration *prometheus.HistogramVec
@@ -23,8 +28,13 @@ type metrics struct {
 	latency  prometheus.Histogram
 }
 
-func newMetrics(reg *prometheus.Registry, st *store.Store, eng account.Engine) (*metrics, error) {
-	m := &metrics{
+// New registers the counters and the Go and process collectors on reg (nil: a private registry).
+// The gauges of the store and the engine come with WatchStore and WatchEngine once they exist.
+func New(reg *prometheus.Registry) (*Metrics, error) {
+	if reg == nil {
+		reg = prometheus.NewRegistry()
+	}
+	m := &Metrics{
 		reg: reg,
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "messenger_http_requests_total",
 			Help: "HTTP requests by route, method and status code."}, []string{"route", "method", "code"}),
@@ -38,6 +48,25 @@ func newMetrics(reg *prometheus.Registry, st *store.Store, eng account.Engine) (
 			Help:    "Time from an event entering the webhook outbox to its delivery.",
 			Buckets: prometheus.ExponentialBuckets(0.005, 4, 12)}),
 	}
+	if err := m.register(m.requests, m.duration, m.enqueued, m.webhooks, m.latency, collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+func (m *Metrics) register(cs ...prometheus.Collector) error {
+	for _, c := range cs {
+		if err := m.reg.Register(c); err != nil {
+			return fmt.Errorf("registering a metric: %w", err)
+		}
+	}
+	return nil
+}
+
+// WatchStore adds the gauges read from the store: the queue length, the last message number and
+// the webhook outbox.
+func (m *Metrics) WatchStore(st *store.Store) error {
 	queueLen := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "messenger_queue_length",
 		Help: "Sends waiting in the outbound queue."}, func() float64 {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
@@ -58,6 +87,12 @@ func newMetrics(reg *prometheus.Registry, st *store.Store, eng account.Engine) (
 		}
 		return float64(n)
 	})
+	return m.register(append([]prometheus.Collector{queueLen, lastNumber}, outboxGauges(st)...)...)
+}
+
+// WatchEngine adds the gauge of the account's authentication and, when the engine keeps them, the
+// counters of its send outcomes.
+func (m *Metrics) WatchEngine(eng account.Engine) error {
 	authenticated := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "messenger_account_authenticated",
 		Help: "1 when the WhatsApp account is authenticated."}, func() float64 {
 		if eng.Status().AccountStatus == account.StatusAuthenticated {
@@ -65,28 +100,24 @@ func newMetrics(reg *prometheus.Registry, st *store.Store, eng account.Engine) (
 		}
 		return 0
 	})
-	extra := append(outboxGauges(st), sendCounters(eng)...)
-	for _, c := range append([]prometheus.Collector{m.requests, m.duration, m.enqueued, m.webhooks, m.latency, queueLen,
-		lastNumber, authenticated, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})},
-		extra...) {
-		if err := reg.Register(c); err != nil {
-			return nil, err
-		}
-	}
-	return m, nil
+	return m.register(append([]prometheus.Collector{authenticated}, sendCounters(eng)...)...)
 }
 
-func (m *metrics) handler() gin.HandlerFunc {
-	h := promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
-	return func(c *gin.Context) { h.ServeHTTP(c.Writer, c.Request) }
-}
+// Handler serves the registry in the Prometheus exposition format.
+func (m *Metrics) Handler() http.Handler { return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{}) }
 
-func (m *metrics) observeRequest(route, method string, code int, d time.Duration) {
+// ObserveRequest counts one HTTP request of route and records its latency.
+func (m *Metrics) ObserveRequest(route, method string, code int, d time.Duration) {
 	m.requests.WithLabelValues(route, method, strconv.Itoa(code)).Inc()
 	m.duration.WithLabelValues(route).Observe(d.Seconds())
 }
 
-func (m *metrics) webhookObserve(outcome string, _ int, age time.Duration) {
+// Enqueued counts one send of kind accepted into the queue.
+func (m *Metrics) Enqueued(kind string) { m.enqueued.WithLabelValues(kind).Inc() }
+
+// ObserveWebhook counts one webhook delivery attempt (the webhook dispatcher's Observe hook); a
+// delivered batch also records how long its oldest event waited.
+func (m *Metrics) ObserveWebhook(outcome string, _ int, age time.Duration) {
 	m.webhooks.WithLabelValues(outcome).Inc()
 	if outcome == "delivered" {
 		m.latency.Observe(age.Seconds())

@@ -1,4 +1,4 @@
-package kube_test
+package agent_test
 
 import (
 	"log/slog"

@@ -1,9 +1,9 @@
-// Package kube is the instance server's kube agent: in a pod it reports the account into its
+// Package agent is the instance server's kube agent: in a pod it reports the account into its
 // MessengerInstance status (server-side apply under its own field manager), applies the
 // resource's webhook settings live, carries out logout requests made with the
 // messenger-operator.io/logout annotation, and holds the account's Lease, which gates the
 // WhatsApp connection so that two processes of one instance never both connect.
-package kube
+package agent
 
 import (
 	"context"

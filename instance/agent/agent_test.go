@@ -1,4 +1,4 @@
-package kube_test
+package agent_test
 
 import (
 	"context"
@@ -22,7 +22,7 @@ import (
 	v1alpha1 "github.com/messenger-operator/messenger-operator/api/v1alpha1"
 	"github.com/messenger-operator/messenger-operator/controllers"
 	"github.com/messenger-operator/messenger-operator/instance/account"
-	"github.com/messenger-operator/messenger-operator/instance/kube"
+	"github.com/messenger-operator/messenger-operator/instance/agent"
 	"github.com/messenger-operator/messenger-operator/instance/qr"
 	"github.com/messenger-operator/messenger-operator/instance/store"
 	"github.com/messenger-operator/messenger-operator/internal/testenv"
@@ -138,7 +138,7 @@ func setup(t *testing.T, name string, mutate func(*v1alpha1.MessengerInstance)) 
 
 // agentProc is one running agent (one instance process).
 type agentProc struct {
-	agent *kube.Agent
+	agent *agent.Agent
 	eng   *fakeEngine
 	store *store.Store
 	stop  func()
@@ -151,8 +151,8 @@ func startAgent(t *testing.T, cfg *rest.Config, ns, name string, eng *fakeEngine
 		t.Fatal(err)
 	}
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: testLogLevel()}))
-	agent, err := kube.New(kube.Options{Config: cfg, Namespace: ns, Name: name, Store: st, Logger: logger,
-		Identity:        kube.NewIdentity(name + "-0"),
+	ag, err := agent.New(agent.Options{Config: cfg, Namespace: ns, Name: name, Store: st, Logger: logger,
+		Identity:        agent.NewIdentity(name + "-0"),
 		CounterInterval: 200 * time.Millisecond,
 		LeaseDuration:   4 * time.Second, RenewDeadline: 3 * time.Second, RetryPeriod: 500 * time.Millisecond})
 	if err != nil {
@@ -162,11 +162,11 @@ func startAgent(t *testing.T, cfg *rest.Config, ns, name string, eng *fakeEngine
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		if err := agent.Run(ctx, eng, nil); err != nil {
+		if err := ag.Run(ctx, eng, nil); err != nil {
 			t.Errorf("agent.Run: %v", err)
 		}
 	}()
-	p := &agentProc{agent: agent, eng: eng, store: st}
+	p := &agentProc{agent: ag, eng: eng, store: st}
 	var once sync.Once
 	p.stop = func() {
 		once.Do(func() {
@@ -204,7 +204,7 @@ func TestStatusReported(t *testing.T) {
 		mi := get(t, ns, "alpha")
 		c := authenticated(mi)
 		if mi.Status.AccountStatus != "got qr code" || mi.Status.QRCode != want || c == nil ||
-			c.Status != metav1.ConditionFalse || c.Reason != kube.ReasonAwaitingScan {
+			c.Status != metav1.ConditionFalse || c.Reason != agent.ReasonAwaitingScan {
 			return fmt.Errorf("status %+v", mi.Status)
 		}
 		return nil
@@ -226,7 +226,7 @@ func TestStatusReported(t *testing.T) {
 		mi := get(t, ns, "alpha")
 		c := authenticated(mi)
 		if mi.Status.AccountStatus != "authenticated" || mi.Status.QRCode != "" || mi.Status.Phone != "15550001111" ||
-			mi.Status.LastMessageNumber != 1 || c == nil || c.Status != metav1.ConditionTrue || c.Reason != kube.ReasonConnected {
+			mi.Status.LastMessageNumber != 1 || c == nil || c.Status != metav1.ConditionTrue || c.Reason != agent.ReasonConnected {
 			return fmt.Errorf("status %+v", mi.Status)
 		}
 		return nil
@@ -243,7 +243,7 @@ func TestStatusReported(t *testing.T) {
 	// Stopping reports the stop and releases the Lease.
 	p.stop()
 	mi := get(t, ns, "alpha")
-	if c := authenticated(mi); c == nil || c.Reason != kube.ReasonStopped {
+	if c := authenticated(mi); c == nil || c.Reason != agent.ReasonStopped {
 		t.Errorf("after stop: condition %+v", c)
 	}
 	lease := leaseHolder(t, ns, "alpha")
@@ -403,7 +403,7 @@ func TestHandledLogoutNotRepeatedAfterRestart(t *testing.T) {
 		eng := &fakeEngine{st: authed, phone: "15550001111"}
 		p := startAgent(t, cfg, ns, "delta", eng)
 		testenv.Eventually(t, "the restarted process reports", func() error {
-			if c := authenticated(get(t, ns, "delta")); !p.agent.Gate().Allowed() || c == nil || c.Reason != kube.ReasonConnected {
+			if c := authenticated(get(t, ns, "delta")); !p.agent.Gate().Allowed() || c == nil || c.Reason != agent.ReasonConnected {
 				return fmt.Errorf("condition %+v", c)
 			}
 			return nil

@@ -1,4 +1,4 @@
-package fetch
+package media
 
 import (
 	"mime"
@@ -12,7 +12,7 @@ import (
 	"github.com/messenger-operator/messenger-operator/instance/chat"
 )
 
-// File describes a file to send; its content went to the writer given when it was read.
+// File describes a file to send: its sanitised name, its media type, its size and its first bytes.
 type File struct {
 	// Name is the sanitised file name.
 	Name string
@@ -26,6 +26,17 @@ type File struct {
 
 // Kind returns the Chat API message type WhatsApp will show the file as.
 func (f File) Kind() string { return MediaKind(f.MIME) }
+
+// Identify describes a file of size bytes whose first bytes are head: the MIME type (declared
+// unless it is generic, else sniffed from head and the name's extension) and the sanitised name.
+func Identify(name, declared string, head []byte, size int64) *File {
+	m := DetectMIME(name, head)
+	if declared != "" && declared != "application/octet-stream" && declared != "text/plain" &&
+		(m == "application/octet-stream" || m == "text/plain") {
+		m = declared
+	}
+	return &File{Name: SanitizeFilename(name, m), MIME: m, Size: size, Head: head}
+}
 
 // MediaKind maps a MIME type to a WhatsApp media kind: image (JPEG, PNG, WebP), video (MP4,
 // 3GPP), ptt (Ogg/Opus voice), audio (other audio) or document (anything else).
