@@ -196,6 +196,25 @@ func signal(ch chan struct{}) {
 }
 
 // backoff doubles from one second up to 30 s.
+// retrier schedules the retries of a loop's failed step with backoff.
+type retrier struct {
+	failures int
+	// C fires when the failed step is due again (nil: nothing to retry).
+	C <-chan time.Time
+}
+
+// done records the outcome of a step: after an error it logs what failed and schedules a retry.
+func (r *retrier) done(log *slog.Logger, what string, err error) {
+	if err == nil {
+		r.failures, r.C = 0, nil
+		return
+	}
+	r.failures++
+	wait := backoff(r.failures)
+	log.Warn(what, "error", err, "retryIn", wait)
+	r.C = time.After(wait)
+}
+
 func backoff(failures int) time.Duration {
 	d := time.Second
 	for i := 1; i < failures && d < 30*time.Second; i++ {

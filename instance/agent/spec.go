@@ -17,31 +17,24 @@ const logoutTimeout = 30 * time.Second
 // webhook settings from spec.webhook and logout requests from the annotation. Failures are
 // retried with backoff.
 func (a *Agent) applySpecLoop(ctx context.Context, eng account.Engine, kick func()) {
-	var retry <-chan time.Time
-	failures := 0
+	var retry retrier
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-a.specWake:
-		case <-retry:
+		case <-retry.C:
 		}
-		retry = nil
 		mi := a.observed()
 		if mi == nil {
+			retry.C = nil
 			continue
 		}
-		if err := errors.Join(a.applyWebhook(ctx, mi, kick), a.handleLogout(ctx, mi, eng)); err != nil {
-			if ctx.Err() != nil {
-				return
-			}
-			failures++
-			wait := backoff(failures)
-			a.log.Warn("applying the MessengerInstance spec", "error", err, "retryIn", wait)
-			retry = time.After(wait)
-			continue
+		err := errors.Join(a.applyWebhook(ctx, mi, kick), a.handleLogout(ctx, mi, eng))
+		if ctx.Err() != nil {
+			return
 		}
-		failures = 0
+		retry.done(a.log, "applying the MessengerInstance spec", err)
 	}
 }
 

@@ -50,8 +50,7 @@ type report struct {
 func (a *Agent) writeLoop(ctx context.Context, eng account.Engine, changes <-chan struct{}) {
 	tick := time.NewTicker(a.opts.CounterInterval)
 	defer tick.Stop()
-	var retry <-chan time.Time
-	failures := 0
+	var retry retrier
 	for {
 		select {
 		case <-ctx.Done():
@@ -61,20 +60,13 @@ func (a *Agent) writeLoop(ctx context.Context, eng account.Engine, changes <-cha
 		case <-a.wake:
 		case <-tick.C:
 			signal(a.specWake) // settings changed through the API without a hook go back to spec
-		case <-retry:
+		case <-retry.C:
 		}
-		retry = nil
-		if err := a.sync(ctx, eng); err != nil {
-			if ctx.Err() != nil {
-				return
-			}
-			failures++
-			wait := backoff(failures)
-			a.log.Warn("writing the MessengerInstance status", "error", err, "retryIn", wait)
-			retry = time.After(wait)
-			continue
+		err := a.sync(ctx, eng)
+		if ctx.Err() != nil {
+			return
 		}
-		failures = 0
+		retry.done(a.log, "writing the MessengerInstance status", err)
 	}
 }
 
