@@ -152,10 +152,7 @@ func (e *Engine) watchQR(cli *whatsmeow.Client, ch <-chan whatsmeow.QRChannelIte
 			e.setStatus(account.StatusLoading, account.SubstatusConnecting, "", "paired; logging in")
 		case whatsmeow.QRChannelTimeout.Event:
 			e.setStatus(account.StatusLoading, e.pairingSubstatus(), "", "QR code expired; preparing a new one")
-			// whatsmeow drops the socket of an expired attempt from a goroutine of its own; drop it
-			// here first, or the supervisor may still see it connected and wait for nothing.
-			cli.Disconnect()
-			signal(e.kick)
+			e.endAttempt(cli)
 		case whatsmeow.QRChannelClientOutdated.Event:
 			e.holdOff(account.SubstatusOutdated, "WhatsApp refused this client version as outdated")
 		default:
@@ -164,10 +161,24 @@ func (e *Engine) watchQR(cli *whatsmeow.Client, ch <-chan whatsmeow.QRChannelIte
 			e.until = time.Now().Add(backoff(e.failures + 1))
 			e.failures++
 			e.mu.Unlock()
-			cli.Disconnect() // the attempt is over; the supervisor starts the next one
-			signal(e.kick)
+			e.endAttempt(cli)
 		}
 	}
+}
+
+// endAttempt ends a pairing attempt that did not pair: its client is dropped and the supervisor
+// starts the next attempt on a new one. whatsmeow also disconnects an expired attempt's client from
+// a goroutine of its own, possibly after the next attempt has connected; on the same client that
+// would silently drop the new socket (an explicit Disconnect emits no event) and leave the engine
+// waiting for a QR code that never comes.
+func (e *Engine) endAttempt(cli *whatsmeow.Client) {
+	cli.Disconnect()
+	e.mu.Lock()
+	if e.cli == cli {
+		e.cli = nil
+	}
+	e.mu.Unlock()
+	signal(e.kick)
 }
 
 // pairingSubstatus keeps "logged_out" visible while a logged-out account shows its new QR.
