@@ -33,7 +33,12 @@ func DecodeDataURI(uri string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("reading the QR image: %w", err)
 	}
-	res, err := qrcode.NewQRCodeReader().Decode(bmp, nil)
+	// The instance renders a pure, unrotated code: reading it as one avoids the finder-pattern
+	// search, which misses some codes; the hard search is the fallback for anything else.
+	res, err := qrcode.NewQRCodeReader().Decode(bmp, map[gozxing.DecodeHintType]any{gozxing.DecodeHintType_PURE_BARCODE: true})
+	if err != nil {
+		res, err = qrcode.NewQRCodeReader().Decode(bmp, map[gozxing.DecodeHintType]any{gozxing.DecodeHintType_TRY_HARDER: true})
+	}
 	if err != nil {
 		return "", fmt.Errorf("decoding the QR code: %w", err)
 	}
