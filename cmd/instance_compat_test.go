@@ -53,23 +53,6 @@ func multipartFields(fields ...string) (string, string) {
 	return w.FormDataContentType(), b.String()
 }
 
-// pairWithQR pairs the instance with the sandbox phone 15550001111 by its QR code.
-func pairWithQR(t *testing.T, base, sb string) {
-	t.Helper()
-	var qr string
-	eventually(t, "a QR code", func() bool {
-		st := call(t, "GET", base+"/status", "")
-		uri, _ := st["qrCode"].(string)
-		if st["accountStatus"] != "got qr code" || !strings.HasPrefix(uri, "data:image/png;base64,") {
-			return false
-		}
-		qr = decodeQR(t, uri)
-		return true
-	})
-	sandboxCall(t, sb, "POST", "/sandbox/phones/15550001111/scan", map[string]string{"qr": qr}, nil)
-	eventually(t, "authentication", func() bool { return call(t, "GET", base+"/status", "")["accountStatus"] == "authenticated" })
-}
-
 // Code written for chat-api.com works unchanged against the instance once the base URL is
 // replaced: PHP, Python and Node request shapes reach the phone, on SQLite and PostgreSQL; every
 // message carries chatName in /messages and in webhooks.
@@ -92,7 +75,7 @@ func testChatAPIClients(t *testing.T, database string) {
 		webhookMaxAge: 24 * time.Hour, shutdownTimeout: 5 * time.Second}
 	base, stop := startInstance(t, o)
 	defer stop()
-	pairWithQR(t, base, sb)
+	pairAgainstSandbox(t, base, sb)
 
 	mpType, mpBody := multipartFields("phone", "15550002222", "body", "php curl multipart")
 	calls := []clientCall{

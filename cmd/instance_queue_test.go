@@ -14,24 +14,6 @@ import (
 	"github.com/messenger-operator/messenger-operator/sandbox"
 )
 
-// pairAgainstSandbox waits for the instance's QR code, scans it with the account's sandbox phone
-// and waits for the instance to be authenticated.
-func pairAgainstSandbox(t testing.TB, base, sb string) {
-	t.Helper()
-	var qr string
-	eventually(t, "a QR code", func() bool {
-		st := call(t, "GET", base+"/status?full=true", "")
-		uri, _ := st["qrCode"].(string)
-		if st["accountStatus"] != "got qr code" || !strings.HasPrefix(uri, "data:image/png;base64,") {
-			return false
-		}
-		qr = decodeQR(t, uri)
-		return true
-	})
-	sandboxCall(t, sb, "POST", "/sandbox/phones/15550001111/scan", map[string]string{"qr": qr}, nil)
-	eventually(t, "authentication", func() bool { return call(t, "GET", base+"/status", "")["accountStatus"] == "authenticated" })
-}
-
 // Sends to groups the account cannot send to (one it is not in, one that does not exist) come
 // first in the queue; the sends to people behind them are delivered all the same, and the bad
 // ones end failed, with the reason, after one attempt each.

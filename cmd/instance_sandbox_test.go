@@ -105,18 +105,7 @@ func testInstanceAgainstSandbox(t *testing.T, database string) {
 		t.Fatalf("ackNotificationsOn: %v", r)
 	}
 
-	var qr string
-	eventually(t, "a QR code", func() bool {
-		st := call(t, "GET", base+"/status?full=true", "")
-		uri, _ := st["qrCode"].(string)
-		if st["accountStatus"] != "got qr code" || !strings.HasPrefix(uri, "data:image/png;base64,") {
-			return false
-		}
-		qr = decodeQR(t, uri)
-		return true
-	})
-	sandboxCall(t, sb, "POST", "/sandbox/phones/15550001111/scan", map[string]string{"qr": qr}, nil)
-	eventually(t, "authentication", func() bool { return call(t, "GET", base+"/status", "")["accountStatus"] == "authenticated" })
+	pairAgainstSandbox(t, base, sb)
 
 	sent := call(t, "POST", base+"/sendMessage", `{"phone":"15550002222","body":"Hello, world! 🍏"}`)
 	id, _ := sent["id"].(string)
@@ -233,4 +222,22 @@ func TestInstancePairingCode(t *testing.T) {
 	if r := call(t, "POST", base+"/pairingCode", `{"phone":"15550001111"}`); r["error"] == nil {
 		t.Fatalf("pairing code while authenticated: %v", r)
 	}
+}
+
+// pairAgainstSandbox waits for the instance's QR code, scans it with the account's sandbox phone
+// and waits for the instance to be authenticated.
+func pairAgainstSandbox(t testing.TB, base, sb string) {
+	t.Helper()
+	var qr string
+	eventually(t, "a QR code", func() bool {
+		st := call(t, "GET", base+"/status?full=true", "")
+		uri, _ := st["qrCode"].(string)
+		if st["accountStatus"] != "got qr code" || !strings.HasPrefix(uri, "data:image/png;base64,") {
+			return false
+		}
+		qr = decodeQR(t, uri)
+		return true
+	})
+	sandboxCall(t, sb, "POST", "/sandbox/phones/15550001111/scan", map[string]string{"qr": qr}, nil)
+	eventually(t, "authentication", func() bool { return call(t, "GET", base+"/status", "")["accountStatus"] == "authenticated" })
 }
