@@ -23,11 +23,17 @@ import (
 // startInstance runs the instance server in-process until the returned stop is called.
 func startInstance(t testing.TB, o instanceOptions) (string, func()) {
 	t.Helper()
+	return runWithLog(t, o, io.Discard)
+}
+
+// runWithLog runs the instance server with its JSON log written to logs; it returns the base URL
+// and a stop.
+func runWithLog(t testing.TB, o instanceOptions, logs io.Writer) (string, func()) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	urls := make(chan string, 1)
-	done := make(chan error, 1)
+	urls, done := make(chan string, 1), make(chan error, 1)
 	go func() {
-		done <- runInstance(ctx, o, slog.New(slog.DiscardHandler), func(u string) { urls <- u })
+		done <- runInstance(ctx, o, slog.New(slog.NewJSONHandler(logs, nil)), func(u string) { urls <- u })
 	}()
 	select {
 	case u := <-urls:

@@ -29,29 +29,6 @@ func (l *lockedBuffer) Write(p []byte) (int, error) {
 }
 func (l *lockedBuffer) String() string { l.mu.Lock(); defer l.mu.Unlock(); return l.b.String() }
 
-// runLogged runs the instance server with its log captured; it returns the base URL and a stop.
-func runLogged(t *testing.T, o instanceOptions, logs io.Writer) (string, func()) {
-	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	urls, done := make(chan string, 1), make(chan error, 1)
-	go func() {
-		done <- runInstance(ctx, o, slog.New(slog.NewJSONHandler(logs, nil)), func(u string) { urls <- u })
-	}()
-	select {
-	case u := <-urls:
-		return u, func() {
-			cancel()
-			if err := <-done; err != nil {
-				t.Errorf("runInstance: %v", err)
-			}
-		}
-	case err := <-done:
-		cancel()
-		t.Fatalf("runInstance: %v", err)
-	}
-	return "", nil
-}
-
 // TestWebhookAllowNetworks: without --webhook-allow-networks a loopback --webhook-url is refused
 // (logged with its query redacted, reported by GET /webhook, not stored) and POST /webhook answers
 // 422; with the loopback network allowed the same URL is stored and delivered to, while sendFile
@@ -70,7 +47,7 @@ func TestWebhookAllowNetworks(t *testing.T) {
 		shutdownTimeout: 5 * time.Second}
 
 	var logs lockedBuffer
-	base, stop := runLogged(t, o, &logs)
+	base, stop := runWithLog(t, o, &logs)
 	w := call(t, "GET", base+"/webhook", "")
 	if w["set"] != false || !strings.Contains(w["error"].(string), "127.0.0.1 is a loopback") {
 		t.Errorf("GET /webhook after a refused --webhook-url = %v", w)
@@ -85,7 +62,7 @@ func TestWebhookAllowNetworks(t *testing.T) {
 
 	o.webhookAllowNetworks = "127.0.0.0/8, ::1/128"
 	logs = lockedBuffer{}
-	base, stop = runLogged(t, o, &logs)
+	base, stop = runWithLog(t, o, &logs)
 	defer stop()
 	if w := call(t, "GET", base+"/webhook", ""); w["set"] != true || w["error"] != nil {
 		t.Fatalf("GET /webhook with the loopback network allowed = %v", w)
