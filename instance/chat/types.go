@@ -14,8 +14,16 @@ const (
 	TypeCallLog  = "call_log"
 	// TypeSystem covers group and security notifications.
 	TypeSystem = "e2e_notification"
-	// TypeRevoked is a message deleted by its sender.
+	// TypeRevoked is a message deleted by its sender; QuotedMsgID names it.
 	TypeRevoked = "revoked"
+	// TypePoll is a poll; Poll holds its question and options.
+	TypePoll = "poll"
+	// TypePollVote is a vote on a poll: SelectedOptions (option names), QuotedMsgID the poll.
+	TypePollVote = "poll_vote"
+	// TypeReaction is an emoji (Body; "" when removed) on the message QuotedMsgID.
+	TypeReaction = "reaction"
+	// TypeEdited is a new text (Body) for the message QuotedMsgID.
+	TypeEdited = "edited"
 )
 
 // IsMedia reports whether messages of type t carry a downloadable file in body.
@@ -62,6 +70,30 @@ type Message struct {
 	FileName string `json:"fileName,omitempty"`
 	// MimeType is the MIME type of a media message.
 	MimeType string `json:"mimeType,omitempty"`
+	// Lat and Lng are the coordinates of a location (Body is then "lat;lng").
+	Lat *float64 `json:"lat,omitempty"`
+	Lng *float64 `json:"lng,omitempty"`
+	// Address is the name or address of a location.
+	Address string `json:"address,omitempty"`
+	// Title and Description are a link preview's.
+	Title       string `json:"title,omitempty"`
+	Description string `json:"description,omitempty"`
+	// Poll is the question and options of a poll.
+	Poll *Poll `json:"poll,omitempty"`
+	// SelectedOptions are the option names a poll_vote chose (empty: the vote was withdrawn).
+	SelectedOptions []string `json:"selectedOptions,omitempty"`
+	// Edited is true once the sender edited the message (its Body is then the latest text).
+	Edited bool `json:"edited,omitempty"`
+	// Revoked is true once the sender deleted the message for everyone.
+	Revoked bool `json:"revoked,omitempty"`
+}
+
+// Poll is a poll's question and options.
+type Poll struct {
+	Name    string   `json:"name"`
+	Options []string `json:"options"`
+	// Multiple lets voters pick more than one option.
+	Multiple bool `json:"multiple"`
 }
 
 // Ack statuses of webhook ack entries.

@@ -19,6 +19,15 @@ const (
 	KindText  = "text"
 	KindFile  = "file"
 	KindGroup = "group"
+	// The kinds of the whole WhatsApp surface (kinds.go).
+	KindLocation = "location"
+	KindVCard    = "vcard"
+	KindLink     = "link"
+	KindPoll     = "poll"
+	KindReaction = "reaction"
+	KindForward  = "forward"
+	KindEdit     = "edit"
+	KindDelete   = "delete"
 )
 
 // ErrUnknownKind is returned for a kind no payload type is registered for.
@@ -48,6 +57,8 @@ type File struct {
 	MediaType string `json:"mediaType"`
 	Caption   string `json:"caption,omitempty"`
 	Size      int    `json:"size"`
+	// QuotedMsgID is the Chat API id of the message this one replies to.
+	QuotedMsgID string `json:"quotedMsgId,omitempty"`
 }
 
 // Kind implements Payload.
@@ -69,6 +80,15 @@ var kinds = map[string]func(raw []byte) (Payload, error){
 	KindText:  decodeAs[Text],
 	KindFile:  decodeAs[File],
 	KindGroup: decodeAs[Group],
+
+	KindLocation: decodeAs[Location],
+	KindVCard:    decodeAs[VCard],
+	KindLink:     decodeAs[Link],
+	KindPoll:     decodeAs[Poll],
+	KindReaction: decodeAs[Reaction],
+	KindForward:  decodeAs[Forward],
+	KindEdit:     decodeAs[Edit],
+	KindDelete:   decodeAs[Delete],
 }
 
 func decodeAs[T Payload](raw []byte) (Payload, error) {
