@@ -279,3 +279,28 @@ func (s *Store) addAck(ctx context.Context, tx *wtx, a chat.Ack) error {
 	}
 	return s.addEvent(ctx, tx, eventAck, a.ID, raw)
 }
+
+// ErrMessageNotFound is returned for a message id the journal does not hold.
+var ErrMessageNotFound = errors.New("no such message in the journal")
+
+// Message returns the journal entry with the given Chat API message id.
+func (s *Store) Message(ctx context.Context, id string) (chat.Message, error) {
+	msgs, err := s.queryMessages(ctx, `SELECT data FROM mo_messages WHERE id = $1`, id)
+	if err != nil {
+		return chat.Message{}, fmt.Errorf("message %s: %w", id, err)
+	}
+	if len(msgs) == 0 {
+		return chat.Message{}, fmt.Errorf("message %s: %w", id, ErrMessageNotFound)
+	}
+	return msgs[0], nil
+}
+
+// MessagesByWAID returns the journal entries whose WhatsApp id is waID (one, except for the rare
+// id two chats share), oldest first.
+func (s *Store) MessagesByWAID(ctx context.Context, waID string) ([]chat.Message, error) {
+	msgs, err := s.queryMessages(ctx, `SELECT data FROM mo_messages WHERE wa_id = $1 ORDER BY message_number`, waID)
+	if err != nil {
+		return nil, fmt.Errorf("messages with WhatsApp id %s: %w", waID, err)
+	}
+	return msgs, nil
+}
