@@ -280,17 +280,15 @@ func (s *Store) addAck(ctx context.Context, tx *wtx, a chat.Ack) error {
 	return s.addEvent(ctx, tx, eventAck, a.ID, raw)
 }
 
-// ErrMessageNotFound is returned for a message id the journal does not hold.
-var ErrMessageNotFound = errors.New("no such message in the journal")
-
-// Message returns the journal entry with the given Chat API message id.
+// Message returns the journal entry with the given Chat API message id (ErrNotFound when the
+// journal does not hold it).
 func (s *Store) Message(ctx context.Context, id string) (chat.Message, error) {
 	msgs, err := s.queryMessages(ctx, `SELECT data FROM mo_messages WHERE id = $1`, id)
 	if err != nil {
 		return chat.Message{}, fmt.Errorf("message %s: %w", id, err)
 	}
 	if len(msgs) == 0 {
-		return chat.Message{}, fmt.Errorf("message %s: %w", id, ErrMessageNotFound)
+		return chat.Message{}, fmt.Errorf("message %s: %w", id, ErrNotFound)
 	}
 	return msgs[0], nil
 }
