@@ -53,13 +53,27 @@ func (e *Engine) drainLoop(ctx context.Context) {
 	}
 }
 
-// untilNextRetry is how long until the earliest backed-off item is due (an hour when none is).
+// untilNextRetry is how long until the earliest backed-off item is due, or the daily limit's
+// hold ends (an hour when neither comes sooner).
 func (e *Engine) untilNextRetry(ctx context.Context) time.Duration {
-	next, ok, err := e.opts.Store.NextRetry(ctx, time.Now())
-	if err != nil || !ok {
-		return time.Hour
+	wait := time.Hour
+	if held := e.held(); !held.IsZero() {
+		wait = min(wait, time.Until(held))
 	}
-	return max(time.Until(next), time.Millisecond)
+	if next, ok, err := e.opts.Store.NextRetry(ctx, time.Now()); err == nil && ok {
+		wait = min(wait, time.Until(next))
+	}
+	return max(wait, time.Millisecond)
+}
+
+// held returns when the daily limit's hold ends, or zero when sends are not held.
+func (e *Engine) held() time.Time {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if time.Now().After(e.heldUntil) {
+		return time.Time{}
+	}
+	return e.heldUntil
 }
 
 // laneSet is the chats being sent to: at most drainLanes at once, each chat in one lane only.
@@ -81,6 +95,15 @@ func (e *Engine) drainOnce(ctx context.Context, ls *laneSet) {
 	if cli == nil {
 		return
 	}
+	if e.opts.Store.Settings().DailyLimit > 0 {
+		if p, err := e.pacer.status(ctx); err == nil && p.Held {
+			e.holdUntil(time.UnixMilli(p.NextSendAt))
+			return // the drainer's timer comes back at the next day
+		}
+	}
+	e.mu.Lock()
+	e.heldUntil = time.Time{} // not held (any more: the limit may have been raised)
+	e.mu.Unlock()
 	items, err := e.opts.Store.Due(ctx, time.Now(), drainBatch)
 	if err != nil {
 		e.log.Error("reading the queue failed", "err", err)
@@ -139,7 +162,17 @@ func (e *Engine) drainLane(ctx context.Context, cli *whatsmeow.Client, lane []st
 			// them only once nothing earlier of the chat is in flight.
 			return progress, false
 		}
+		if ok, why := e.pace(ctx); !ok {
+			// Held by the daily limit (or stopping): back to the queue, the attempt not counted.
+			if err := e.opts.Store.Postpone(context.WithoutCancel(ctx), it.QueueNumber, why); err != nil {
+				e.log.Error("putting a held send back", "queueNumber", it.QueueNumber, "err", err)
+			}
+			return progress, false
+		}
 		out := e.attempt(ctx, cli, it)
+		if out.err != nil {
+			e.pacer.release() // only sends that went out count against the daily limit
+		}
 		if out.offline {
 			e.record(ctx, it, out)
 			return progress, true // the drainer is woken when the connection is back

@@ -73,6 +73,8 @@ type Engine struct {
 
 	sendsOK, sendsFailed atomic.Uint64 // outcomes of drained sends, for metrics
 	names                groupNames    // group subjects for chatName (names.go)
+	pacer                *pacer        // spaces and limits the queue's sends (pacer.go)
+	heldUntil            time.Time     // the daily limit holds sends until then (under mu)
 
 	subMu sync.Mutex
 	subs  map[chan struct{}]struct{} // status change subscribers
@@ -82,6 +84,7 @@ var (
 	_ account.Engine    = (*Engine)(nil)
 	_ account.Notifier  = (*Engine)(nil)
 	_ account.SendStats = (*Engine)(nil)
+	_ account.Pacer     = (*Engine)(nil)
 )
 
 // New prepares the engine: whatsmeow's tables are created or upgraded in the store's database.
@@ -101,6 +104,7 @@ func New(ctx context.Context, opts Options) (*Engine, error) {
 		kick: make(chan struct{}, 1), wake: make(chan struct{}, 1), subs: map[chan struct{}]struct{}{},
 		status: account.Status{AccountStatus: account.StatusInit, Substatus: account.SubstatusConnecting,
 			Sandbox: opts.NetworkURL != ""},
+		pacer: newPacer(opts.Store),
 	}
 	if e.status.Sandbox {
 		e.log.Warn("CONNECTING TO A SANDBOX NETWORK, NOT TO WHATSAPP", "network", opts.NetworkURL)

@@ -84,6 +84,13 @@ var migrations = [][]string{
 			PRIMARY KEY (message_id, batch_seq))`,
 		`CREATE INDEX mo_webhook_batch_messages_batch ON mo_webhook_batch_messages (batch_seq)`,
 	},
+	{ // 5: the instance's history of status and settings changes (GET /instanceStatuses)
+		`CREATE TABLE mo_history (
+			seq BIGINT PRIMARY KEY,
+			time BIGINT NOT NULL,
+			data TEXT NOT NULL)`,
+		`INSERT INTO mo_counters (name, value) VALUES ('history', 0)`,
+	},
 }
 
 // SchemaVersion is the schema version this build writes.

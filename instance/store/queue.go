@@ -385,6 +385,11 @@ func (s *Store) finish(ctx context.Context, tx *wtx, qn int64, state, reason, re
 	if err := addQueued(ctx, tx, -1, -it.Size); err != nil {
 		return Item{}, err
 	}
+	if state == StateSent {
+		if err := countSent(ctx, tx, time.Now()); err != nil {
+			return Item{}, err
+		}
+	}
 	it.State, it.Reason, it.Result = state, reason, result
 	tx.onCommit(func() { s.waiters.done(qn) })
 	return it, nil
@@ -415,8 +420,15 @@ func (s *Store) PruneQueue(ctx context.Context, cutoff time.Time) (int, error) {
 		if err != nil {
 			return fmt.Errorf("pruning queue: %w", err)
 		}
-		n, err = res.RowsAffected()
-		return err
+		if n, err = res.RowsAffected(); err != nil {
+			return err
+		}
+		// The day counters of the daily limit are kept a week, whatever the retention.
+		week := time.Now().AddDate(0, 0, -7)
+		if cutoff.Before(week) {
+			week = cutoff
+		}
+		return pruneSentCounters(ctx, tx, week)
 	})
 	return int(n), err
 }
