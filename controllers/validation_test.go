@@ -6,9 +6,11 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
 
@@ -39,6 +41,12 @@ func TestCRDValidationRejectsBadSpecs(t *testing.T) {
 			"webhook.allowNetworks must hold CIDRs"},
 		{"networkURL not a URL", "", v1alpha1.MessengerInstanceSpec{NetworkURL: "sandbox:8900"},
 			"networkURL must be an absolute http:// or https:// URL"},
+		{"settings sendDelay over an hour", "", v1alpha1.MessengerInstanceSpec{Settings: &v1alpha1.SettingsSpec{
+			SendDelay: &metav1.Duration{Duration: 2 * time.Hour}}}, "settings.sendDelay must be a duration between 0s and 1h"},
+		{"settings sendJitter negative", "", v1alpha1.MessengerInstanceSpec{Settings: &v1alpha1.SettingsSpec{
+			SendJitter: &metav1.Duration{Duration: -time.Second}}}, "settings.sendJitter must be a duration between 0s and 1h"},
+		{"settings dailyLimit negative", "", v1alpha1.MessengerInstanceSpec{Settings: &v1alpha1.SettingsSpec{
+			DailyLimit: ptr.To(int32(-1))}}, "spec.settings.dailyLimit"},
 		{"storage size zero", "", v1alpha1.MessengerInstanceSpec{Storage: &v1alpha1.StorageSpec{Size: qty("0")}},
 			"storage.size must be a positive quantity"},
 		{"storage and database", "", v1alpha1.MessengerInstanceSpec{

@@ -61,6 +61,32 @@ type WebhookSpec struct {
 	AllowNetworks []string `json:"allowNetworks,omitempty"`
 }
 
+// SettingsSpec sets instance settings from the resource. A field set here wins over POST /settings,
+// which then refuses to change it (409); a field left out stays whatever the API set.
+type SettingsSpec struct {
+	// sendDelay is the least time between two sends of the queue, such as "2s" (at most 1h).
+	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('0s') && duration(self) <= duration('1h')",message="settings.sendDelay must be a duration between 0s and 1h"
+	// +optional
+	SendDelay *metav1.Duration `json:"sendDelay,omitempty"`
+	// sendJitter is the most random time added to sendDelay before each send (at most 1h).
+	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('0s') && duration(self) <= duration('1h')",message="settings.sendJitter must be a duration between 0s and 1h"
+	// +optional
+	SendJitter *metav1.Duration `json:"sendJitter,omitempty"`
+	// dailyLimit is the most sends per day (UTC); sends beyond it wait for the next day. 0 is no limit.
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=1000000
+	// +optional
+	DailyLimit *int32 `json:"dailyLimit,omitempty"`
+	// chatUpdateOn adds group events (participants added, removed, promoted, demoted; subject
+	// changes) to webhooks.
+	// +optional
+	ChatUpdateOn *bool `json:"chatUpdateOn,omitempty"`
+	// ignoreOldMessages keeps messages that reached the account while the instance was away out of
+	// webhooks (they are still journaled).
+	// +optional
+	IgnoreOldMessages *bool `json:"ignoreOldMessages,omitempty"`
+}
+
 // StorageSpec sizes the PersistentVolumeClaim that holds the SQLite store and media.
 type StorageSpec struct {
 	// size of the volume, a Kubernetes quantity such as 1Gi (the default).
@@ -103,6 +129,9 @@ type MessengerInstanceSpec struct {
 	// webhook configures delivery of incoming messages and acks.
 	// +optional
 	Webhook *WebhookSpec `json:"webhook,omitempty"`
+	// settings sets the pacing of sends and other instance settings; what it sets, the API cannot change.
+	// +optional
+	Settings *SettingsSpec `json:"settings,omitempty"`
 	// tokenSecretRef names the API token that clients must present; key defaults to "token".
 	// Without it the operator generates the Secret <name>-token once and never overwrites it.
 	// +optional

@@ -71,15 +71,16 @@ type Agent struct {
 	wake     chan struct{} // the status writer
 	specWake chan struct{} // the spec applier
 
-	mu      sync.Mutex
-	current *v1alpha1.MessengerInstance // latest observed resource (nil until the first)
-	handled string                      // lastHandledLogout
-	specURL string                      // the webhook URL spec.webhook set (empty: none)
-	specSet bool                        // spec.webhook is set: it, not the API, owns the webhook settings
-	last    *report                     // the last status written
-	since   metav1.Time                 // lastTransitionTime of the Authenticated condition
-	qrText  string                      // QR text of qrURI
-	qrURI   string                      // rendered QR data URI (cached)
+	mu           sync.Mutex
+	current      *v1alpha1.MessengerInstance // latest observed resource (nil until the first)
+	handled      string                      // lastHandledLogout
+	specURL      string                      // the webhook URL spec.webhook set (empty: none)
+	specSet      bool                        // spec.webhook is set: it, not the API, owns the webhook settings
+	specSettings []string                    // the /settings fields spec.settings sets
+	last         *report                     // the last status written
+	since        metav1.Time                 // lastTransitionTime of the Authenticated condition
+	qrText       string                      // QR text of qrURI
+	qrURI        string                      // rendered QR data URI (cached)
 }
 
 // New builds the agent; it talks to the API server only in Run.

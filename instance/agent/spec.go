@@ -14,7 +14,7 @@ import (
 const logoutTimeout = 30 * time.Second
 
 // applySpecLoop applies the observed resource to the instance whenever it (or the Lease) changes:
-// webhook settings from spec.webhook and logout requests from the annotation. Failures are
+// webhook settings from spec.webhook, other settings from spec.settings, and logout requests from the annotation. Failures are
 // retried with backoff.
 func (a *Agent) applySpecLoop(ctx context.Context, eng account.Engine, kick func()) {
 	var retry retrier
@@ -30,7 +30,7 @@ func (a *Agent) applySpecLoop(ctx context.Context, eng account.Engine, kick func
 			retry.C = nil
 			continue
 		}
-		err := errors.Join(a.applyWebhook(ctx, mi, kick), a.handleLogout(ctx, mi, eng))
+		err := errors.Join(a.applyWebhook(ctx, mi, kick), a.applySettings(ctx, mi, eng.WakeQueue), a.handleLogout(ctx, mi, eng))
 		if ctx.Err() != nil {
 			return
 		}

@@ -6,6 +6,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/messenger-operator/messenger-operator/instance/account"
 	"github.com/messenger-operator/messenger-operator/instance/chat"
 	"github.com/messenger-operator/messenger-operator/instance/store"
 )
@@ -115,6 +116,8 @@ func messageQuery(c *gin.Context) (store.MessageQuery, bool) {
 type queueResponse struct {
 	TotalMessages int              `json:"totalMessages"`
 	First100      []chat.QueueItem `json:"first100"`
+	// Pacing is the queue's pacing (sendDelay, sendJitter, dailyLimit) and its next send time.
+	Pacing *account.Pacing `json:"pacing,omitempty"`
 }
 
 func (s *Server) showQueue(c *gin.Context) {
@@ -124,7 +127,7 @@ func (s *Server) showQueue(c *gin.Context) {
 		abort(c, http.StatusServiceUnavailable, "could not read the queue: storage unavailable")
 		return
 	}
-	resp := queueResponse{TotalMessages: total, First100: make([]chat.QueueItem, 0, len(items))}
+	resp := queueResponse{TotalMessages: total, First100: make([]chat.QueueItem, 0, len(items)), Pacing: s.pacing(c)}
 	for _, it := range items {
 		resp.First100 = append(resp.First100, it.Wire())
 	}

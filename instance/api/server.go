@@ -52,6 +52,8 @@ type Options struct {
 	GroupWait time.Duration
 	// Webhook, when set, hears of webhook setting changes and says who owns them.
 	Webhook WebhookSettings
+	// SpecSettings, when set, says which other /settings fields the spec owns.
+	SpecSettings SpecSettings
 	// BodyReadTimeout and MinBodyRate pace request bodies: a body must arrive within
 	// BodyReadTimeout plus its size at MinBodyRate bytes per second (defaults
 	// DefaultBodyReadTimeout, DefaultMinBodyRate).
@@ -211,6 +213,9 @@ func (s *Server) routes() *gin.Engine {
 		a.Handle(method, "/reboot", s.reboot)
 		a.Handle(method, "/clearMessagesQueue", s.clearQueue)
 	}
+	a.GET("/settings", s.getSettings)
+	a.POST("/settings", s.limitBody(s.opts.MaxJSONBytes), s.setSettings)
+	a.GET("/instanceStatuses", s.instanceStatuses)
 	a.GET("/showMessagesQueue", s.showQueue)
 	a.GET("/webhookStatus", s.webhookStatus)
 	return r

@@ -11,6 +11,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/messenger-operator/messenger-operator/instance/fetch"
+	"github.com/messenger-operator/messenger-operator/instance/store"
 )
 
 // MaxURLLength caps a webhook URL.
@@ -78,7 +79,7 @@ func (s *Server) setWebhook(c *gin.Context) {
 		abort(c, http.StatusUnprocessableEntity, "%v", err)
 		return
 	}
-	if err := s.opts.Store.SetWebhookURL(c.Request.Context(), u); err != nil {
+	if _, err := s.opts.Store.UpdateSettings(c.Request.Context(), "api", func(st *store.Settings) { st.WebhookURL = u }); err != nil {
 		s.log.Error("storing webhook URL", "error", err)
 		abort(c, http.StatusServiceUnavailable, "could not store the webhook URL")
 		return
@@ -160,7 +161,8 @@ func (s *Server) ackNotifications(c *gin.Context) {
 		if s.webhookManaged(c) {
 			return
 		}
-		if err := s.opts.Store.SetAckNotifications(c.Request.Context(), set.Value); err != nil {
+		on := set.Value
+		if _, err := s.opts.Store.UpdateSettings(c.Request.Context(), "api", func(st *store.Settings) { st.AckNotifications = on }); err != nil {
 			s.log.Error("storing ack setting", "error", err)
 			abort(c, http.StatusServiceUnavailable, "could not store the setting")
 			return

@@ -103,3 +103,11 @@ func (w webhookSettings) ManagedBy() string {
 	}
 	return w.agent.WebhookManagedBy()
 }
+
+// specSettings is the API's api.SpecSettings: the agent's, or nil without one.
+func specSettings(a *agent.Agent) api.SpecSettings {
+	if a == nil {
+		return nil
+	}
+	return a
+}

@@ -209,7 +209,7 @@ func buildServers(cfg Config, p *parts, refused *api.RefusedWebhook, log *slog.L
 	p.api, err = api.New(api.Options{Store: p.store, Engine: p.engine, Media: p.media, Token: cfg.Token,
 		PublicURL: p.publicURL, Fetcher: fetch.NewFetcher(fileGuard, cfg.MaxFileBytes), MaxFileBytes: cfg.MaxFileBytes,
 		BodyReadTimeout: readTimeout(cfg), MinBodyRate: cfg.MinBodyRate, TrustedProxies: cfg.TrustedProxies,
-		Webhook: webhookSettings{dispatcher: p.dispatcher, agent: p.agent}, WebhookGuard: hookGuard,
+		Webhook: webhookSettings{dispatcher: p.dispatcher, agent: p.agent}, SpecSettings: specSettings(p.agent), WebhookGuard: hookGuard,
 		WebhookRefused: refused, Metrics: p.metrics, Logger: log})
 	return err
 }
@@ -221,6 +221,7 @@ func serve(ctx context.Context, cfg Config, p parts, l net.Listener, log *slog.L
 	var wg sync.WaitGroup
 	wg.Go(func() { p.dispatcher.Run(workCtx) })
 	wg.Go(func() { janitor(workCtx, p.store, p.media, cfg.MediaRetention, log) })
+	wg.Go(func() { recordStatusHistory(workCtx, p.engine, p.store, log) })
 	if r, ok := p.engine.(account.Runner); ok {
 		wg.Go(func() {
 			if err := r.Run(workCtx); err != nil && workCtx.Err() == nil {

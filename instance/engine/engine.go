@@ -75,6 +75,7 @@ type Engine struct {
 	names                groupNames    // group subjects for chatName (names.go)
 	pacer                *pacer        // spaces and limits the queue's sends (pacer.go)
 	heldUntil            time.Time     // the daily limit holds sends until then (under mu)
+	connectedAt          time.Time     // when the current connection was made (under mu)
 
 	subMu sync.Mutex
 	subs  map[chan struct{}]struct{} // status change subscribers

@@ -28,6 +28,7 @@ func (e *Engine) handleEvent(cli *whatsmeow.Client, evt any) bool {
 	case *events.Connected:
 		e.mu.Lock()
 		e.failures, e.until = 0, time.Time{}
+		e.connectedAt = time.Now()
 		e.mu.Unlock()
 		e.setStatus(account.StatusAuthenticated, account.SubstatusConnected, "", "")
 		e.log.Info("WhatsApp account connected", "jid", cli.Store.ID.String())
@@ -125,9 +126,26 @@ func (e *Engine) journal(m chat.Message) bool {
 	e.fillChatName(&m)
 	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
 	defer cancel()
-	if _, _, err := e.opts.Store.AppendMessage(ctx, m); err != nil {
+	appendMessage := e.opts.Store.AppendMessage
+	if e.old(m) {
+		appendMessage = e.opts.Store.AppendMessageUnposted
+	}
+	if _, _, err := appendMessage(ctx, m); err != nil {
 		e.log.Error("journaling a message failed; it will be delivered again", "err", err)
 		return false
 	}
 	return true
+}
+
+// old reports whether m reached the account while the instance was away (sent before the current
+// connection was made) and the ignoreOldMessages setting keeps such messages out of webhooks.
+func (e *Engine) old(m chat.Message) bool {
+	if m.FromMe || !e.opts.Store.Settings().IgnoreOldMessages {
+		return false
+	}
+	e.mu.Lock()
+	since := e.connectedAt
+	e.mu.Unlock()
+	// A second of slack: message times are whole seconds, and a live message is not old.
+	return !since.IsZero() && m.Time < since.Unix()-1
 }

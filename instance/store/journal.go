@@ -17,6 +17,16 @@ import (
 // with the next message number and in the webhook outbox, in one transaction. A message whose id is
 // already in the journal is not added again: the stored one is returned with added false.
 func (s *Store) AppendMessage(ctx context.Context, m chat.Message) (chat.Message, bool, error) {
+	return s.appendOne(ctx, m, true)
+}
+
+// AppendMessageUnposted journals a message like AppendMessage but keeps it out of the webhook
+// (the ignoreOldMessages setting).
+func (s *Store) AppendMessageUnposted(ctx context.Context, m chat.Message) (chat.Message, bool, error) {
+	return s.appendOne(ctx, m, false)
+}
+
+func (s *Store) appendOne(ctx context.Context, m chat.Message, post bool) (chat.Message, bool, error) {
 	mid, err := chat.ParseMessageID(m.ID)
 	if err != nil {
 		return chat.Message{}, false, fmt.Errorf("append message: %w", err)
@@ -31,7 +41,7 @@ func (s *Store) AppendMessage(ctx context.Context, m chat.Message) (chat.Message
 	var added bool
 	err = s.write(ctx, func(ctx context.Context, tx *wtx) error {
 		var err error
-		out, added, err = s.appendMessage(ctx, tx, m, mid.WAID)
+		out, added, err = s.appendMessage(ctx, tx, m, mid.WAID, post)
 		return err
 	})
 	if err != nil {
@@ -40,7 +50,7 @@ func (s *Store) AppendMessage(ctx context.Context, m chat.Message) (chat.Message
 	return out, added, nil
 }
 
-func (s *Store) appendMessage(ctx context.Context, tx *wtx, m chat.Message, waID string) (chat.Message, bool, error) {
+func (s *Store) appendMessage(ctx context.Context, tx *wtx, m chat.Message, waID string, post bool) (chat.Message, bool, error) {
 	var data string
 	row, err := tx.queryRowCached(ctx, `SELECT data FROM mo_messages WHERE id = $1`, m.ID)
 	if err == nil {
@@ -70,7 +80,7 @@ func (s *Store) appendMessage(ctx context.Context, tx *wtx, m chat.Message, waID
 	if err != nil {
 		return chat.Message{}, false, fmt.Errorf("inserting message: %w", err)
 	}
-	if s.Settings().WebhookURL != "" {
+	if post && s.Settings().WebhookURL != "" {
 		if err := s.addEvent(ctx, tx, eventMessage, m.ID, raw); err != nil {
 			return chat.Message{}, false, err
 		}

@@ -319,7 +319,7 @@ func (s *Store) MarkSent(ctx context.Context, queueNumber int64, result string, 
 				m.ID = it.MessageID
 			}
 			m.FromMe = true
-			if _, _, err := s.appendMessage(ctx, tx, m, it.WAID); err != nil {
+			if _, _, err := s.appendMessage(ctx, tx, m, it.WAID, true); err != nil {
 				return err
 			}
 		}

@@ -85,6 +85,9 @@ var schemaYAML = typed.YAMLObject(`types:
     - name: resources
       type:
         namedType: io.k8s.api.core.v1.ResourceRequirements
+    - name: settings
+      type:
+        namedType: com.github.messenger-operator.messenger-operator.api.v1alpha1.SettingsSpec
     - name: storage
       type:
         namedType: com.github.messenger-operator.messenger-operator.api.v1alpha1.StorageSpec
@@ -162,6 +165,24 @@ var schemaYAML = typed.YAMLObject(`types:
     - name: name
       type:
         scalar: string
+- name: com.github.messenger-operator.messenger-operator.api.v1alpha1.SettingsSpec
+  map:
+    fields:
+    - name: chatUpdateOn
+      type:
+        scalar: boolean
+    - name: dailyLimit
+      type:
+        scalar: numeric
+    - name: ignoreOldMessages
+      type:
+        scalar: boolean
+    - name: sendDelay
+      type:
+        namedType: io.k8s.apimachinery.pkg.apis.meta.v1.Duration
+    - name: sendJitter
+      type:
+        namedType: io.k8s.apimachinery.pkg.apis.meta.v1.Duration
 - name: com.github.messenger-operator.messenger-operator.api.v1alpha1.StorageSpec
   map:
     fields:
@@ -419,6 +440,8 @@ var schemaYAML = typed.YAMLObject(`types:
       type:
         scalar: string
 - name: io.k8s.apimachinery.pkg.apis.meta.v1.ConditionStatus
+  scalar: string
+- name: io.k8s.apimachinery.pkg.apis.meta.v1.Duration
   scalar: string
 - name: io.k8s.apimachinery.pkg.apis.meta.v1.FieldsV1
   map:
