@@ -110,14 +110,18 @@ func testContentKinds(t *testing.T, database string) {
 		ok               func(m sandbox.PhoneMessage) bool
 	}{
 		{"reply", "/sendMessage", `{"phone":"` + bob + `","body":"a reply","quotedMsgId":"` + quoted + `"}`,
-			func(m sandbox.PhoneMessage) bool { return m.Type == "text" && m.Body == "a reply" && m.QuotedID == quotedWAID }},
+			func(m sandbox.PhoneMessage) bool {
+				return m.Type == "text" && m.Body == "a reply" && m.QuotedID == quotedWAID
+			}},
 		{"location", "/sendLocation", `{"phone":"` + bob + `","lat":52.5163,"lng":"13.3777","address":"Pariser Platz, Berlin","quotedMsgId":"` + quoted + `"}`,
 			func(m sandbox.PhoneMessage) bool {
 				return m.Type == "location" && m.Lat != nil && *m.Lat == 52.5163 && m.Lng != nil && *m.Lng == 13.3777 &&
 					m.Address == "Pariser Platz, Berlin" && m.QuotedID == quotedWAID
 			}},
 		{"vcard", "/sendVCard", `{"chatId":"` + bob + `@c.us","vcard":"BEGIN:VCARD\nVERSION:3.0\nFN:Ada Lovelace\nTEL;waid=15550003333:+15550003333\nEND:VCARD"}`,
-			func(m sandbox.PhoneMessage) bool { return m.Type == "vcard" && strings.Contains(m.VCard, "FN:Ada Lovelace") }},
+			func(m sandbox.PhoneMessage) bool {
+				return m.Type == "vcard" && strings.Contains(m.VCard, "FN:Ada Lovelace")
+			}},
 		{"contact", "/sendContact", `{"phone":"` + bob + `","contactId":"15550002222@c.us","quotedMsgId":"` + quoted + `"}`,
 			func(m sandbox.PhoneMessage) bool {
 				return m.Type == "vcard" && strings.Contains(m.VCard, "FN:Bob") && strings.Contains(m.VCard, "waid=15550002222") &&
@@ -134,7 +138,9 @@ func testContentKinds(t *testing.T, database string) {
 				return m.Title == "Given" && m.Description == "by the caller" && m.URL == "https://example.org/x" && m.QuotedID == quotedWAID
 			}},
 		{"link unreachable", "/sendLink", `{"phone":"` + bob + `","body":"see ` + page.URL + `/missing"}`,
-			func(m sandbox.PhoneMessage) bool { return m.Type == "text" && m.URL == page.URL+"/missing" && m.Title == "" }},
+			func(m sandbox.PhoneMessage) bool {
+				return m.Type == "text" && m.URL == page.URL+"/missing" && m.Title == ""
+			}},
 		{"ptt", "/sendPTT", `{"phone":"` + bob + `","audio":"` + dataURI("audio/ogg", oggOpus()) + `","quotedMsgId":"` + quoted + `"}`,
 			func(m sandbox.PhoneMessage) bool {
 				return m.Type == "ptt" && m.Media != nil && m.Media.SHA256 == sha(oggOpus()) && m.QuotedID == quotedWAID
