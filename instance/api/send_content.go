@@ -36,7 +36,8 @@ func (s *Server) contentRoutes(a *gin.RouterGroup) {
 	a.POST("/sendLocation", s.limitBody(s.opts.MaxJSONBytes), s.sendLocation)
 	a.POST("/sendVCard", s.limitBody(s.opts.MaxJSONBytes), s.sendVCard)
 	a.POST("/sendContact", s.limitBody(s.opts.MaxJSONBytes), s.sendContact)
-	a.POST("/sendLink", s.limitBody(s.opts.MaxJSONBytes), s.sendLink)
+	// previewBase64 may carry up to maxPreviewBytes of image, base64 encoded, beside the fields.
+	a.POST("/sendLink", s.limitBody(s.opts.MaxJSONBytes+maxPreviewBytes/3*4+8), s.sendLink)
 	a.POST("/sendPTT", s.limitBody(s.opts.MaxFileBytes/3*4+s.opts.MaxJSONBytes), s.sendPTT)
 }
 
