@@ -204,8 +204,9 @@ func (u *uploadedFile) pending() *pendingFile {
 	return &u.pendingFile
 }
 
-// readParts reads the parts of a multipart form: the first file in the field body, file or audio goes to
-// an intake, other fields (at most MaxJSONBytes together) are returned; other files are skipped.
+// readParts reads the parts of a multipart form: the first file in the field body, file or audio
+// goes to an intake, other fields (at most MaxJSONBytes together) are returned; other files are
+// skipped.
 func (s *Server) readParts(c *gin.Context, mr *multipart.Reader) (url.Values, *uploadedFile, bool) {
 	values := url.Values{}
 	var file *uploadedFile
