@@ -111,6 +111,8 @@ type sendFileRequest struct {
 	Body     string     `json:"body"`
 	Filename string     `json:"filename"`
 	Caption  string     `json:"caption"`
+	// QuotedMsgID makes the file a reply.
+	QuotedMsgID string `json:"quotedMsgId"`
 }
 
 func (s *Server) sendFile(c *gin.Context) {
@@ -134,6 +136,9 @@ func (s *Server) sendFile(c *gin.Context) {
 		abort(c, http.StatusUnprocessableEntity, "caption must be valid UTF-8 of at most %d characters", MaxTextLength)
 		return
 	}
+	if !validQuoted(c, req.QuotedMsgID) {
+		return
+	}
 	if file == nil {
 		file, ok = s.fileFromBody(c, req)
 		if !ok {
@@ -148,7 +153,8 @@ func (s *Server) sendFile(c *gin.Context) {
 		return
 	}
 	item := store.NewItem{Chat: to, Body: file.Name, Payload: queue.File{File: rel, FileName: file.Name,
-		MimeType: file.MIME, MediaType: file.Kind(), Caption: req.Caption, Size: int(file.Size)}}
+		MimeType: file.MIME, MediaType: file.Kind(), Caption: req.Caption, Size: int(file.Size),
+		QuotedMsgID: req.QuotedMsgID}}
 	// Nothing half-written: if the item cannot be queued, the stored file goes too.
 	s.enqueue(c, item, func() { _ = s.opts.Media.Remove(rel) })
 }
@@ -177,7 +183,8 @@ func (s *Server) readSendFile(c *gin.Context) (sendFileRequest, *pendingFile, bo
 		return req, nil, false
 	}
 	req = sendFileRequest{ChatID: flexString(values.Get("chatId")), Phone: flexString(values.Get("phone")),
-		Body: values.Get("body"), Filename: values.Get("filename"), Caption: values.Get("caption")}
+		Body: values.Get("body"), Filename: values.Get("filename"), Caption: values.Get("caption"),
+		QuotedMsgID: values.Get("quotedMsgId")}
 	if file != nil && req.Filename != "" {
 		file.File = media.Identify(req.Filename, file.declared, file.Head, file.Size)
 	}
@@ -197,8 +204,9 @@ func (u *uploadedFile) pending() *pendingFile {
 	return &u.pendingFile
 }
 
-// readParts reads the parts of a multipart form: the first file in the field body or file goes to
-// an intake, other fields (at most MaxJSONBytes together) are returned; other files are skipped.
+// readParts reads the parts of a multipart form: the first file in the field body, file or audio
+// goes to an intake, other fields (at most MaxJSONBytes together) are returned; other files are
+// skipped.
 func (s *Server) readParts(c *gin.Context, mr *multipart.Reader) (url.Values, *uploadedFile, bool) {
 	values := url.Values{}
 	var file *uploadedFile
@@ -220,7 +228,7 @@ func (s *Server) readParts(c *gin.Context, mr *multipart.Reader) (url.Values, *u
 		}
 		field := part.FormName()
 		switch {
-		case part.FileName() != "" && (field == "body" || field == "file") && file == nil:
+		case part.FileName() != "" && (field == "body" || field == "file" || field == "audio") && file == nil:
 			in, err := s.opts.Media.NewIntake()
 			if err != nil {
 				s.log.Error("storing an uploaded file", "error", err)

@@ -203,6 +203,7 @@ func (s *Server) routes() *gin.Engine {
 	a.POST("/message", s.limitBody(s.opts.MaxJSONBytes), s.sendMessage) // the old name most public code calls
 	a.POST("/sendFile", s.limitBody(s.opts.MaxFileBytes/3*4+s.opts.MaxJSONBytes), s.sendFile)
 	a.POST("/group", s.limitBody(s.opts.MaxJSONBytes), s.group)
+	s.contentRoutes(a)
 	a.GET("/messages", s.messages)
 	a.GET("/webhook", s.getWebhook)
 	a.POST("/webhook", s.limitBody(s.opts.MaxJSONBytes), s.setWebhook)

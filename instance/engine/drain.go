@@ -300,11 +300,17 @@ func (e *Engine) deliver(ctx context.Context, cli *whatsmeow.Client, it store.It
 	}
 	switch p := p.(type) {
 	case queue.Text:
-		return "", e.entry(it, chat.TypeChat, it.Body), e.send(ctx, cli, it.ChatID, it.WAID, &waE2E.Message{Conversation: proto.String(it.Body)})
+		return e.deliverText(ctx, cli, it, p)
 	case queue.File:
 		return e.deliverFile(ctx, cli, it, p)
 	case queue.Group:
 		return e.deliverGroup(ctx, cli, it, p)
+	case queue.Location:
+		return e.deliverLocation(ctx, cli, it, p)
+	case queue.VCard:
+		return e.deliverVCard(ctx, cli, it, p)
+	case queue.Link:
+		return e.deliverLink(ctx, cli, it, p)
 	}
 	return "", nil, fmt.Errorf("%w: queue item kind %q cannot be sent", errPermanent, it.Kind)
 }
@@ -364,6 +370,7 @@ func (e *Engine) deliverFile(ctx context.Context, cli *whatsmeow.Client, it stor
 	}
 	entry := e.entry(it, meta.MediaType, e.opts.Media.Link(meta.File))
 	entry.Caption, entry.FileName, entry.MimeType = meta.Caption, meta.FileName, meta.MimeType
+	e.finishMedia(ctx, it, meta, data, msg, entry)
 	return "", entry, e.send(ctx, cli, it.ChatID, it.WAID, msg)
 }
 
@@ -371,6 +378,9 @@ func (e *Engine) deliverFile(ctx context.Context, cli *whatsmeow.Client, it stor
 func uploadMessage(ctx context.Context, cli *whatsmeow.Client, meta queue.File, data []byte) (*waE2E.Message, error) {
 	kind := map[string]whatsmeow.MediaType{chat.TypeImage: whatsmeow.MediaImage, chat.TypeVideo: whatsmeow.MediaVideo,
 		chat.TypeAudio: whatsmeow.MediaAudio, chat.TypePTT: whatsmeow.MediaAudio}[meta.MediaType]
+	if meta.MediaType == chat.TypeSticker {
+		kind = whatsmeow.MediaImage
+	}
 	if kind == "" {
 		kind = whatsmeow.MediaDocument
 	}
@@ -390,6 +400,8 @@ func uploadMessage(ctx context.Context, cli *whatsmeow.Client, meta queue.File, 
 		return &waE2E.Message{AudioMessage: &waE2E.AudioMessage{URL: &up.URL, DirectPath: &up.DirectPath, MediaKey: up.MediaKey,
 			FileEncSHA256: up.FileEncSHA256, FileSHA256: up.FileSHA256, FileLength: &up.FileLength, Mimetype: mime,
 			PTT: proto.Bool(meta.MediaType == chat.TypePTT)}}, nil
+	case chat.TypeSticker:
+		return stickerMessage(up, mime), nil
 	}
 	return &waE2E.Message{DocumentMessage: &waE2E.DocumentMessage{URL: &up.URL, DirectPath: &up.DirectPath, MediaKey: up.MediaKey,
 		FileEncSHA256: up.FileEncSHA256, FileSHA256: up.FileSHA256, FileLength: &up.FileLength, Mimetype: mime,

@@ -38,12 +38,14 @@ func Identify(name, declared string, head []byte, size int64) *File {
 	return &File{Name: SanitizeFilename(name, m), MIME: m, Size: size, Head: head}
 }
 
-// MediaKind maps a MIME type to a WhatsApp media kind: image (JPEG, PNG, WebP), video (MP4,
-// 3GPP), ptt (Ogg/Opus voice), audio (other audio) or document (anything else).
+// MediaKind maps a MIME type to a WhatsApp media kind: image (JPEG, PNG), sticker (WebP), video
+// (MP4, 3GPP), ptt (Ogg/Opus voice), audio (other audio) or document (anything else).
 func MediaKind(mimeType string) string {
 	switch mimeType {
-	case "image/jpeg", "image/png", "image/webp":
+	case "image/jpeg", "image/png":
 		return chat.TypeImage
+	case "image/webp":
+		return chat.TypeSticker
 	case "video/mp4", "video/3gpp":
 		return chat.TypeVideo
 	case "audio/ogg", "audio/opus":
