@@ -145,6 +145,9 @@ func (s *Server) handleSend(w http.ResponseWriter, r *http.Request, p *Phone) {
 	case "typing":
 		s.sendTyping(w, r, p, req)
 		return
+	case "call":
+		s.sendCall(w, r, p, req.To)
+		return
 	default:
 		s.sendKind(w, r, p, req)
 		return

@@ -136,8 +136,10 @@ func (s *Server) handleNode(c *conn, node *waBinary.Node) {
 		s.routeChatState(c, node)
 	case "presence":
 		s.handlePresence(c, node)
+	case "call":
+		s.routeCall(c, node)
 	}
-	// ib and call nodes need no answer from the sandbox.
+	// ib nodes need no answer from the sandbox.
 }
 
 func failureNode(reason int, extra waBinary.Attrs) waBinary.Node {
