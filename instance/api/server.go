@@ -211,6 +211,7 @@ func (s *Server) routes() *gin.Engine {
 		a.Handle(method, "/reboot", s.reboot)
 		a.Handle(method, "/clearMessagesQueue", s.clearQueue)
 	}
+	s.refRoutes(a)
 	a.GET("/showMessagesQueue", s.showQueue)
 	a.GET("/webhookStatus", s.webhookStatus)
 	return r
