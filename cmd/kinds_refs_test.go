@@ -23,8 +23,10 @@ const (
 
 // The sends that make polls or act on earlier messages, through the HTTP API against the
 // sandbox, on SQLite and PostgreSQL: a poll Bob's phone shows with its options and votes on, a
-// reaction set and removed, an edit and a delete for everyone of a sent text, and a text and an
-// image from Bob forwarded to Carol. Bad requests are answered 4xx and leave nothing in the queue.
+// reaction set and removed, an edit and a delete for everyone of a sent text (and an edit queued
+// right behind its text), a text and an image from Bob forwarded to Carol, and in a group a
+// reaction to Bob's message and its deletion by the account as admin. Bad requests are answered
+// 4xx and leave nothing in the queue.
 func TestKindsRefs(t *testing.T) { onEachDatabase(t, testKindsRefs) }
 
 func testKindsRefs(t *testing.T, database string) {
@@ -78,6 +80,11 @@ func testKindsRefs(t *testing.T, database string) {
 	}
 	r.eventually("the original marked revoked", func() bool { return r.journaled(text)["revoked"] == true })
 
+	// An edit right after the send: the text may still be in the queue, the edit follows it.
+	quick := r.send("/sendMessage", `{"phone":"15550002222","body":"typo"}`)
+	r.send("/editMessage", fmt.Sprintf(`{"messageId":%q,"body":"no typo"}`, quick))
+	r.onPhone(bobPhone, "the quick edit", waIDOf(quick), func(m sandbox.PhoneMessage) bool { return m.Edited == "no typo" })
+
 	// Bob's text and image, forwarded to Carol.
 	var fromBob sandbox.PhoneMessage
 	sandboxCall(t, sb, "POST", "/sandbox/phones/"+bobPhone+"/messages", map[string]string{"to": "15550001111", "body": "pass it on"}, &fromBob)
@@ -102,7 +109,32 @@ func testKindsRefs(t *testing.T, database string) {
 		return m.Type == "image" && m.Media != nil && m.Media.SHA256 == hex.EncodeToString(sum[:])
 	})
 
+	r.inGroup()
 	r.badRequests(text, bobText, reaction)
+}
+
+// inGroup reacts to a message Bob sent in a group the account created (and so administers), then
+// deletes it for everyone as the group's admin.
+func (r refsRun) inGroup() {
+	r.t.Helper()
+	code, g := r.post("/group", `{"groupName":"Refs","phones":["15550002222"]}`)
+	group, _ := g["chatId"].(string)
+	if code != http.StatusOK || g["created"] != true || group == "" {
+		r.t.Fatalf("group = %d %v", code, g)
+	}
+	var sent sandbox.PhoneMessage
+	sandboxCall(r.t, r.sb, "POST", "/sandbox/phones/"+bobPhone+"/messages", map[string]string{"to": group, "body": "hello group"}, &sent)
+	id := "false_" + group + "_" + sent.ID
+	if j := r.journaled(id); j["author"] != "15550002222@c.us" {
+		r.t.Errorf("Bob's group message = %v", j)
+	}
+	r.send("/sendReaction", fmt.Sprintf(`{"messageId":%q,"reaction":"🎉"}`, id))
+	r.onPhone(bobPhone, "the reaction in the group", sent.ID, func(m sandbox.PhoneMessage) bool {
+		return slices.Contains(mapValues(m.Reactions), "🎉")
+	})
+	r.send("/deleteMessage", fmt.Sprintf(`{"messageId":%q}`, id))
+	r.onPhone(bobPhone, "the admin's revoke in the group", sent.ID, func(m sandbox.PhoneMessage) bool { return m.Revoked })
+	r.eventually("Bob's group message marked revoked", func() bool { return r.journaled(id)["revoked"] == true })
 }
 
 // badRequests sends requests that cannot succeed: each is refused with a 4xx, and none is queued.

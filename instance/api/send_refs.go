@@ -126,6 +126,9 @@ func (s *Server) target(c *gin.Context, raw string) (chat.Message, chat.MessageI
 		return chat.Message{}, chat.MessageID{}, false
 	}
 	m, err := s.opts.Store.Message(c.Request.Context(), mid.String())
+	if errors.Is(err, store.ErrNotFound) {
+		m, err = s.pendingTarget(c, mid.String())
+	}
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		abort(c, http.StatusUnprocessableEntity, "unknown messageId %q: no such message in the journal (GET /messages)", raw)
@@ -136,6 +139,42 @@ func (s *Server) target(c *gin.Context, raw string) (chat.Message, chat.MessageI
 		return chat.Message{}, chat.MessageID{}, false
 	}
 	return m, mid, true
+}
+
+// pendingTarget describes a send of the account's still in the queue as the message it will be.
+// Its MessageNumber is 0: it is not in the journal yet. A send for the same chat queued after it
+// is delivered after it, by when it is journaled.
+func (s *Server) pendingTarget(c *gin.Context, id string) (chat.Message, error) {
+	it, err := s.opts.Store.PendingItem(c.Request.Context(), id)
+	if err != nil {
+		return chat.Message{}, err
+	}
+	m := chat.Message{ID: it.MessageID, FromMe: true, ChatID: it.ChatID, Time: it.CreatedAt.Unix(), Body: it.Body}
+	p, err := it.Payload()
+	if err != nil {
+		return chat.Message{}, fmt.Errorf("queued item %d: %w", it.QueueNumber, err)
+	}
+	switch p := p.(type) {
+	case queue.Text, queue.Link:
+		m.Type = chat.TypeChat
+	case queue.File:
+		m.Type = p.MediaType
+	case queue.Poll:
+		m.Type = chat.TypePoll
+	case queue.Location:
+		m.Type = chat.TypeLocation
+	case queue.VCard:
+		m.Type = chat.TypeVCard
+	case queue.Reaction:
+		m.Type = chat.TypeReaction
+	case queue.Edit:
+		m.Type = chat.TypeEdited
+	case queue.Delete:
+		m.Type = chat.TypeRevoked
+	default:
+		m.Type = it.Kind // e.g. a forward: its kind is known once sent
+	}
+	return m, nil
 }
 
 type sendReactionRequest struct {
@@ -195,6 +234,10 @@ func (s *Server) forwardMessage(c *gin.Context) {
 	}
 	m, _, ok := s.target(c, req.MessageID)
 	if !ok {
+		return
+	}
+	if m.MessageNumber == 0 {
+		abort(c, http.StatusUnprocessableEntity, "message %s is still in the queue: forward it once it is sent", m.ID)
 		return
 	}
 	if !forwardable(m) {

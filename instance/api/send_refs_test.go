@@ -92,8 +92,9 @@ func TestEditRefusal(t *testing.T) {
 	}
 }
 
-// Requests that name journaled messages: the accepted ones are queued with their payload; a
-// message too old to edit and a forward of a file no longer stored are refused and queue nothing.
+// Requests that name journaled messages, or a send still in the queue: the accepted ones are
+// queued with their payload; a message too old to edit, a forward of a file no longer stored and a
+// forward of a message not sent yet are refused and queue nothing.
 func TestRefSendsQueueOrRefuse(t *testing.T) {
 	h := sqliteHarness(t, nil)
 	ctx := context.Background()
@@ -115,6 +116,7 @@ func TestRefSendsQueueOrRefuse(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	queued := decode[sendResponse](t, h.postJSON("/sendMessage", `{"phone":"17472822486","body":"not sent yet"}`)).ID
 	kept := journal(chat.Message{ID: id(false, 3), Type: chat.TypeImage, Body: h.media.Link(rel), MimeType: "image/png"})
 	gone := journal(chat.Message{ID: id(false, 4), Type: chat.TypeImage, Body: h.media.Link("in/missing.png")})
 
@@ -130,6 +132,10 @@ func TestRefSendsQueueOrRefuse(t *testing.T) {
 		{"/forwardMessage", fmt.Sprintf(`{"messageId":%q,"phone":"15550003333"}`, kept), 200, "forward", `{"messageId":"` + kept + `"}`},
 		{"/forwardMessage", fmt.Sprintf(`{"messageId":%q,"phone":"15550003333"}`, gone), 422, "", ""},
 		{"/deleteMessage", fmt.Sprintf(`{"messageId":%q}`, fresh), 200, "delete", `{"messageId":"` + fresh + `"}`},
+		{"/editMessage", fmt.Sprintf(`{"messageId":%q,"body":"sent soon"}`, queued), 200, "edit", `{"messageId":"` + queued + `"}`},
+		{"/sendReaction", fmt.Sprintf(`{"messageId":%q,"reaction":"👍"}`, queued), 200, "reaction",
+			`{"messageId":"` + queued + `","reaction":"👍"}`},
+		{"/forwardMessage", fmt.Sprintf(`{"messageId":%q,"phone":"15550003333"}`, queued), 422, "", ""},
 		{"/sendPoll", `{"chatId":"17472822486@c.us","name":"Q","options":["a","b"],"multiple":1}`, 200, "poll",
 			`{"name":"Q","options":["a","b"],"multiple":true}`},
 	} {
