@@ -2,6 +2,8 @@ package engine
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"os"
@@ -27,11 +29,27 @@ func (e *Engine) deliverPoll(ctx context.Context, cli *whatsmeow.Client, it stor
 		selectable = 0 // any number of options
 	}
 	msg := cli.BuildPollCreation(p.Name, p.Options, selectable)
+	if secret := pollSecret(cli, it.WAID); secret != nil {
+		msg.MessageContextInfo.MessageSecret = secret
+	}
 	msg.PollCreationMessage.ContextInfo = e.replyContext(ctx, p.QuotedMsgID)
 	entry := e.entry(it, chat.TypePoll, p.Name)
 	entry.Poll = &chat.Poll{Name: p.Name, Options: p.Options, Multiple: p.Multiple}
 	entry.QuotedMsgID = p.QuotedMsgID
 	return "", entry, e.send(ctx, cli, it.ChatID, it.WAID, msg)
+}
+
+// pollSecret is the message secret of the poll with WhatsApp id waID, the same on every attempt
+// to send it: whatsmeow keeps the secret of a message id's first attempt, while BuildPollCreation
+// makes a new one each time, so a poll resent with another secret would have votes nobody can
+// decrypt. It is derived from the device's identity key (nil when there is none).
+func pollSecret(cli *whatsmeow.Client, waID string) []byte {
+	if cli.Store.IdentityKey == nil || cli.Store.IdentityKey.Priv == nil {
+		return nil
+	}
+	mac := hmac.New(sha256.New, cli.Store.IdentityKey.Priv[:])
+	mac.Write([]byte("messenger-operator poll secret\x00" + waID))
+	return mac.Sum(nil)
 }
 
 // deliverReaction sends an emoji on a journaled message, or removes the account's ("").
