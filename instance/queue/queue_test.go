@@ -46,7 +46,7 @@ func TestDecodesStoredRows(t *testing.T) {
 }
 
 func TestUnknownAndBad(t *testing.T) {
-	if _, err := Decode("poll", `{}`); !errors.Is(err, ErrUnknownKind) {
+	if _, err := Decode("carrier_pigeon", `{}`); !errors.Is(err, ErrUnknownKind) {
 		t.Fatalf("unknown kind: %v", err)
 	}
 	if _, err := Decode(KindFile, `{"size":"big"}`); err == nil {
