@@ -217,6 +217,7 @@ func (s *Server) routes() *gin.Engine {
 	a.GET("/settings", s.getSettings)
 	a.POST("/settings", s.limitBody(s.opts.MaxJSONBytes), s.setSettings)
 	a.GET("/instanceStatuses", s.instanceStatuses)
+	s.refRoutes(a)
 	a.GET("/showMessagesQueue", s.showQueue)
 	a.GET("/webhookStatus", s.webhookStatus)
 	return r

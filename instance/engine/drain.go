@@ -311,6 +311,16 @@ func (e *Engine) deliver(ctx context.Context, cli *whatsmeow.Client, it store.It
 		return e.deliverVCard(ctx, cli, it, p)
 	case queue.Link:
 		return e.deliverLink(ctx, cli, it, p)
+	case queue.Poll:
+		return e.deliverPoll(ctx, cli, it, p)
+	case queue.Reaction:
+		return e.deliverReaction(ctx, cli, it, p)
+	case queue.Forward:
+		return e.deliverForward(ctx, cli, it, p)
+	case queue.Edit:
+		return e.deliverEdit(ctx, cli, it, p)
+	case queue.Delete:
+		return e.deliverDelete(ctx, cli, it, p)
 	}
 	return "", nil, fmt.Errorf("%w: queue item kind %q cannot be sent", errPermanent, it.Kind)
 }
