@@ -84,6 +84,17 @@ var migrations = [][]string{
 			PRIMARY KEY (message_id, batch_seq))`,
 		`CREATE INDEX mo_webhook_batch_messages_batch ON mo_webhook_batch_messages (batch_seq)`,
 	},
+	{ // 5: the chat list (GET /dialogs): one row per chat, kept by the journal, newest first
+		`CREATE TABLE mo_chats (
+			id TEXT PRIMARY KEY,
+			name TEXT NOT NULL DEFAULT '',
+			image TEXT NOT NULL DEFAULT '',
+			last_time BIGINT NOT NULL DEFAULT 0,
+			unread INTEGER NOT NULL DEFAULT 0,
+			read_number BIGINT NOT NULL DEFAULT 0,
+			metadata TEXT NOT NULL DEFAULT '')`,
+		`CREATE INDEX mo_chats_recent ON mo_chats (last_time, id)`,
+	},
 }
 
 // SchemaVersion is the schema version this build writes.
