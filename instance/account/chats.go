@@ -16,10 +16,6 @@ const (
 // picture WhatsApp refuses) — 422.
 var ErrBadValue = errors.New("invalid value")
 
-// ErrUnsupported: the network does not serve this (e.g. a push name change without app state
-// keys) — 501.
-var ErrUnsupported = errors.New("not supported by this WhatsApp network")
-
 // ReadTarget is one incoming message a read receipt names.
 type ReadTarget struct {
 	// WAID is the WhatsApp message id.
@@ -88,7 +84,6 @@ type Chats interface {
 	Contacts(ctx context.Context) ([]Contact, error)
 	// GroupMetadata asks WhatsApp for a group's participants, admins, subject and description.
 	GroupMetadata(ctx context.Context, groupID string) (GroupMetadata, error)
-	// SetProfile changes the name, about text and picture of the account; it returns what it did
-	// not do because the network does not serve it (wrapping ErrUnsupported), after doing the rest.
+	// SetProfile changes the name, about text and picture of the account.
 	SetProfile(ctx context.Context, p Profile) error
 }

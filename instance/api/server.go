@@ -213,6 +213,7 @@ func (s *Server) routes() *gin.Engine {
 	}
 	a.GET("/showMessagesQueue", s.showQueue)
 	a.GET("/webhookStatus", s.webhookStatus)
+	s.chatRoutes(a)
 	return r
 }
 

@@ -42,8 +42,8 @@ func TestChatsFollowTheJournal(t *testing.T) {
 		appendChatMessage(t, s, msg(false, alice, 1, 1000, "Alice", chat.TypeChat))
 		appendChatMessage(t, s, msg(false, bob, 2, 1010, "15550002222", chat.TypeChat))
 		appendChatMessage(t, s, msg(false, alice, 3, 1020, "17472822486", chat.TypeChat)) // bare number: keeps "Alice"
-		appendChatMessage(t, s, msg(false, alice, 4, 1021, "Alice", chat.TypeReaction))    // does not count
-		appendChatMessage(t, s, msg(true, group, 5, 1030, "Browsers", chat.TypeChat))      // outgoing: no unread
+		appendChatMessage(t, s, msg(false, alice, 4, 1021, "Alice", chat.TypeReaction))   // does not count
+		appendChatMessage(t, s, msg(true, group, 5, 1030, "Browsers", chat.TypeChat))     // outgoing: no unread
 		// A duplicate is not journaled again, so it counts once.
 		if _, added, _ := s.AppendMessage(ctx, msg(false, bob, 2, 1010, "", chat.TypeChat)); added {
 			t.Fatal("duplicate journaled")
