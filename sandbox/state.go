@@ -16,12 +16,11 @@ import (
 // account is one WhatsApp account: a phone number, its LID, and its devices. Device 0 is the
 // simulated phone the sandbox owns; companions linked by QR get 1, 2, ….
 type account struct {
-	Phone string `json:"phone"`
-	LID   string `json:"lid"`
-	Name  string `json:"name"`
-	// About is the status text and PictureID the id of the profile picture (profile.go).
-	About      string             `json:"about,omitempty"`
-	PictureID  string             `json:"pictureId,omitempty"`
+	Phone      string             `json:"phone"`
+	LID        string             `json:"lid"`
+	Name       string             `json:"name"`
+	About      string             `json:"about,omitempty"`     // status text (profile.go)
+	PictureID  string             `json:"pictureId,omitempty"` // profile picture id (profile.go)
 	Devices    map[uint16]*device `json:"devices"`
 	NextDevice uint16             `json:"nextDevice"`
 	// watchers are accounts that asked for this account's device list; they hear about changes.
