@@ -79,15 +79,32 @@ func touchChat(ctx context.Context, tx *wtx, m chat.Message) error {
 	if name == bare {
 		name = ""
 	}
-	_, err := tx.execCached(ctx, `INSERT INTO mo_chats (id, name, last_time, unread) VALUES ($1, $2, $3, $4)
-		ON CONFLICT (id) DO UPDATE SET
-			name = CASE WHEN excluded.name = '' THEN mo_chats.name ELSE excluded.name END,
-			last_time = CASE WHEN excluded.last_time > mo_chats.last_time THEN excluded.last_time ELSE mo_chats.last_time END,
-			unread = mo_chats.unread + excluded.unread`, m.ChatID, name, m.Time, unread)
+	if err := ensureChat(ctx, tx, m.ChatID); err != nil {
+		return err
+	}
+	_, err := tx.execCached(ctx, `UPDATE mo_chats SET
+			name = CASE WHEN $2 = '' THEN name ELSE $2 END,
+			last_time = CASE WHEN $3 > last_time THEN $3 ELSE last_time END,
+			unread = unread + $4
+		WHERE id = $1`, m.ChatID, name, m.Time, unread)
 	if err != nil {
 		return fmt.Errorf("updating chat %s: %w", m.ChatID, err)
 	}
 	return nil
+}
+
+// ensureChat creates the chat's row when it is new, counting it (the 'chats' counter is the
+// list's total, so GET /dialogs needs no COUNT over the table).
+func ensureChat(ctx context.Context, tx *wtx, id string) error {
+	res, err := tx.execCached(ctx, `INSERT INTO mo_chats (id) VALUES ($1) ON CONFLICT (id) DO NOTHING`, id)
+	if err != nil {
+		return fmt.Errorf("adding chat %s: %w", id, err)
+	}
+	if n, err := res.RowsAffected(); err != nil || n == 0 {
+		return err
+	}
+	_, err = nextNumbers(ctx, tx, "chats", 1)
+	return err
 }
 
 // PutChats applies updates to the chat list in one transaction, creating the chats not yet known.
@@ -114,15 +131,16 @@ func putChat(ctx context.Context, tx *wtx, u ChatUpdate) error {
 	if setUnread {
 		unread = *u.Unread
 	}
-	_, err := tx.execCached(ctx, `INSERT INTO mo_chats (id, name, image, last_time, unread, metadata)
-		VALUES ($1, $2, $3, $4, $5, $6)
-		ON CONFLICT (id) DO UPDATE SET
-			name = CASE WHEN excluded.name = '' THEN mo_chats.name ELSE excluded.name END,
-			image = CASE WHEN excluded.image = '' THEN mo_chats.image ELSE excluded.image END,
-			last_time = CASE WHEN excluded.last_time > mo_chats.last_time THEN excluded.last_time ELSE mo_chats.last_time END,
-			unread = CASE WHEN $7 THEN excluded.unread ELSE mo_chats.unread END,
-			metadata = CASE WHEN excluded.metadata = '' THEN mo_chats.metadata ELSE excluded.metadata END`,
-		u.ID, u.Name, u.Image, u.LastTime, unread, string(u.Metadata), setUnread)
+	if err := ensureChat(ctx, tx, u.ID); err != nil {
+		return err
+	}
+	_, err := tx.execCached(ctx, `UPDATE mo_chats SET
+			name = CASE WHEN $2 = '' THEN name ELSE $2 END,
+			image = CASE WHEN $3 = '' THEN image ELSE $3 END,
+			last_time = CASE WHEN $4 > last_time THEN $4 ELSE last_time END,
+			unread = CASE WHEN $6 THEN $5 ELSE unread END,
+			metadata = CASE WHEN $7 = '' THEN metadata ELSE $7 END
+		WHERE id = $1`, u.ID, u.Name, u.Image, u.LastTime, unread, setUnread, string(u.Metadata))
 	if err != nil {
 		return fmt.Errorf("updating chat %s: %w", u.ID, err)
 	}
@@ -140,7 +158,7 @@ type ChatQuery struct {
 const chatColumns = `id, name, image, last_time, unread, metadata`
 
 // Chats returns one page of the chat list, most recent activity first (ties by id), and how many
-// chats there are. The mo_chats_recent index serves the order.
+// chats there are. The mo_chats_recent index serves the order and a counter the total.
 func (s *Store) Chats(ctx context.Context, q ChatQuery) ([]Chat, int, error) {
 	if q.Limit <= 0 || q.Offset < 0 {
 		return nil, 0, fmt.Errorf("listing chats: bad page (limit %d, offset %d)", q.Limit, q.Offset)
@@ -150,7 +168,7 @@ func (s *Store) Chats(ctx context.Context, q ChatQuery) ([]Chat, int, error) {
 		return nil, 0, err
 	}
 	var total int
-	if err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM mo_chats`).Scan(&total); err != nil {
+	if err := s.db.QueryRowContext(ctx, `SELECT value FROM mo_counters WHERE name = 'chats'`).Scan(&total); err != nil {
 		return nil, 0, fmt.Errorf("counting chats: %w", err)
 	}
 	return chats, total, nil

@@ -94,6 +94,7 @@ var migrations = [][]string{
 			read_number BIGINT NOT NULL DEFAULT 0,
 			metadata TEXT NOT NULL DEFAULT '')`,
 		`CREATE INDEX mo_chats_recent ON mo_chats (last_time, id)`,
+		`INSERT INTO mo_counters (name, value) VALUES ('chats', 0)`,
 	},
 }
 
