@@ -164,6 +164,20 @@ func testChatsAgainstSandbox(t *testing.T, database string) {
 	if code, r := callStatus(t, "POST", base+"/readChat", `{"chatId":"15550002222@c.us"}`); code != http.StatusOK || r["messages"] != float64(0) {
 		t.Errorf("readChat again = %d %v", code, r)
 	}
+	// In a group, the receipt names the author: Bob's phone shows his group message read.
+	if code, r := callStatus(t, "POST", base+"/readChat", `{"chatId":"`+groupID+`"}`); code != http.StatusOK || r["messages"] != float64(1) {
+		t.Fatalf("readChat of the group = %d %v", code, r)
+	}
+	eventually(t, "Bob's group message read on his phone", func() bool {
+		var msgs struct{ Messages []sandbox.PhoneMessage }
+		sandboxCall(t, sb, "GET", "/sandbox/phones/15550002222/messages", nil, &msgs)
+		for _, m := range msgs.Messages {
+			if m.FromMe && m.Body == "in the club" && m.Status == "read" {
+				return true
+			}
+		}
+		return false
+	})
 	if code, _ := callStatus(t, "POST", base+"/readChat", `{}`); code != http.StatusBadRequest {
 		t.Errorf("readChat without a chat: %d, want 400", code)
 	}
