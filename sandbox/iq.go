@@ -40,6 +40,10 @@ func (s *Server) handleIQ(c *conn, node *waBinary.Node) {
 		s.iqMediaConn(c, node)
 	case "md":
 		s.iqRemoveDevice(c, node)
+	case "w:mex":
+		s.iqMex(c, node)
+	case "w:profile:picture":
+		s.iqProfilePicture(c, node)
 	default:
 		replyError(c, node, 501, "feature-not-implemented")
 	}

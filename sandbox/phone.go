@@ -118,6 +118,8 @@ type PhoneMedia struct {
 type PhoneInfo struct {
 	Phone     string   `json:"phone"`
 	Name      string   `json:"name"`
+	About     string   `json:"about,omitempty"`
+	PictureID string   `json:"pictureId,omitempty"`
 	LID       string   `json:"lid"`
 	JID       string   `json:"jid"`
 	Connected bool     `json:"connected"`

@@ -333,7 +333,7 @@ func (s *Server) Phones() []PhoneInfo {
 func (s *Server) phoneInfo(p *Phone) PhoneInfo {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	info := PhoneInfo{Phone: p.acct.Phone, Name: p.acct.Name, LID: p.acct.lid().String(), JID: p.acct.pn().String(),
+	info := PhoneInfo{Phone: p.acct.Phone, Name: p.acct.Name, About: p.acct.About, PictureID: p.acct.PictureID, LID: p.acct.lid().String(), JID: p.acct.pn().String(),
 		Connected: p.cli.IsLoggedIn(), Devices: []string{}, Queued: map[string]int{}}
 	for _, id := range p.acct.sortedDevices() {
 		d := p.acct.Devices[id]

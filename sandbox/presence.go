@@ -85,6 +85,7 @@ func (s *Server) handlePresence(c *conn, node *waBinary.Node) {
 	defer s.mu.Unlock()
 	switch attrString(node.Attrs["type"]) {
 	case "available":
+		s.learnPushName(c, node)
 		ps := s.presenceOf(c.dev.acct)
 		was := ps.online()
 		ps.available[c] = true

@@ -19,6 +19,8 @@ type account struct {
 	Phone      string             `json:"phone"`
 	LID        string             `json:"lid"`
 	Name       string             `json:"name"`
+	About      string             `json:"about,omitempty"`     // status text (profile.go)
+	PictureID  string             `json:"pictureId,omitempty"` // profile picture id (profile.go)
 	Devices    map[uint16]*device `json:"devices"`
 	NextDevice uint16             `json:"nextDevice"`
 	// watchers are accounts that asked for this account's device list; they hear about changes.

@@ -220,6 +220,7 @@ func (s *Server) routes() *gin.Engine {
 	s.refRoutes(a)
 	a.GET("/showMessagesQueue", s.showQueue)
 	a.GET("/webhookStatus", s.webhookStatus)
+	s.chatRoutes(a)
 	return r
 }
 

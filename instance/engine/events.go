@@ -69,6 +69,8 @@ func (e *Engine) handleEvent(cli *whatsmeow.Client, evt any) bool {
 		return e.onJoinedGroup(cli, ev)
 	case *events.GroupInfo:
 		return e.onGroupInfo(cli, ev)
+	case *events.HistorySync:
+		e.onHistorySync(cli, ev)
 	}
 	return true
 }

@@ -80,6 +80,9 @@ func (s *Store) appendMessage(ctx context.Context, tx *wtx, m chat.Message, waID
 	if err != nil {
 		return chat.Message{}, false, fmt.Errorf("inserting message: %w", err)
 	}
+	if err := touchChat(ctx, tx, m); err != nil {
+		return chat.Message{}, false, err
+	}
 	if post && s.Settings().WebhookURL != "" {
 		if err := s.addEvent(ctx, tx, eventMessage, m.ID, raw); err != nil {
 			return chat.Message{}, false, err

@@ -91,6 +91,18 @@ var migrations = [][]string{
 			data TEXT NOT NULL)`,
 		`INSERT INTO mo_counters (name, value) VALUES ('history', 0)`,
 	},
+	{ // 6: the chat list (GET /dialogs): one row per chat, kept by the journal, newest first
+		`CREATE TABLE mo_chats (
+			id TEXT PRIMARY KEY,
+			name TEXT NOT NULL DEFAULT '',
+			image TEXT NOT NULL DEFAULT '',
+			last_time BIGINT NOT NULL DEFAULT 0,
+			unread INTEGER NOT NULL DEFAULT 0,
+			read_number BIGINT NOT NULL DEFAULT 0,
+			metadata TEXT NOT NULL DEFAULT '')`,
+		`CREATE INDEX mo_chats_recent ON mo_chats (last_time, id)`,
+		`INSERT INTO mo_counters (name, value) VALUES ('chats', 0)`,
+	},
 }
 
 // SchemaVersion is the schema version this build writes.
