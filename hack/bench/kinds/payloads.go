@@ -36,12 +36,17 @@ func newPayloads() (*payloads, error) {
 	return &payloads{
 		oggURI: uri("audio/ogg", ogg), webpURI: uri("image/webp", webp), mp4URI: uri("video/mp4", mp4),
 		jpegURI: uri("image/jpeg", photo), thumbBase64: base64.StdEncoding.EncodeToString(thumb),
-		desc: fmt.Sprintf("voice note %s (10 s Ogg/Opus), sticker %s (WebP), video %s (MP4), image %s (640×480 JPEG), link thumbnail %s",
+		desc: fmt.Sprintf("voice note %s (10 s Ogg/Opus), sticker %s (1×1 WebP), video %s (MP4), image %s (640×480 JPEG), link thumbnail %s",
 			kib(len(ogg)), kib(len(webp)), kib(len(mp4)), kib(len(photo)), kib(len(thumb))),
 	}, nil
 }
 
-func kib(n int) string { return fmt.Sprintf("%.1f KiB", float64(n)/1024) }
+func kib(n int) string {
+	if n < 1024 {
+		return fmt.Sprintf("%d B", n)
+	}
+	return fmt.Sprintf("%.1f KiB", float64(n)/1024)
+}
 
 // noiseJPEG is a w×h JPEG of coloured noise (quality 80): about what a photo weighs.
 func noiseJPEG(rng *rand.Rand, w, h int) ([]byte, error) {
