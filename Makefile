@@ -3,7 +3,7 @@ GO ?= go
 BIN ?= bin
 export CGO_ENABLED ?= 0
 
-.PHONY: help build test test-unit lint fmt dev clean envtest-bins manifests generate bench-sandbox bench-e2e chart-crds docker-build api-docs
+.PHONY: help build test test-unit lint fmt dev clean envtest-bins manifests generate bench-sandbox bench-kinds bench-e2e chart-crds docker-build api-docs
 
 help: ## Show this help
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*?## "}{printf "  %-14s %s\n",$$1,$$2}'
@@ -31,6 +31,9 @@ dev: build ## Local kube-apiserver, operator, sandbox and instance pods as local
 
 bench-sandbox: build ## Measure the sandbox figures of docs/benchmarks.md (about 5 minutes)
 	$(GO) run ./hack/bench/sandbox -bin $(BIN)/messenger-operator
+
+bench-kinds: build ## Measure the per-kind send latency figures of docs/benchmarks.md (KINDS=text,poll,… to limit)
+	$(GO) run ./hack/bench/kinds -bin $(BIN)/messenger-operator $(if $(KINDS),-kinds $(KINDS))
 
 bench-e2e: build ## Measure the instance end-to-end figures of docs/benchmarks.md (about 4 minutes)
 	$(GO) run ./hack/bench/e2e -bin $(BIN)/messenger-operator

@@ -127,22 +127,31 @@ func kubectlRequestCommand(f *kubectlFlags, a kubectlplugin.Action) *cobra.Comma
 }
 
 func kubectlSendCommand(f *kubectlFlags) *cobra.Command {
-	var to, text, endpoint string
+	var o kubectlplugin.SendOptions
 	c := &cobra.Command{
-		Use:   "send NAME --to CHAT --text TEXT",
-		Short: "Queue a text message through an instance (POST /sendMessage with the instance's token)",
-		Args:  cobra.ExactArgs(1),
+		Use:   "send NAME --to CHAT (--text TEXT | --location LAT,LNG [--address ADDR] | --file PATH [--text CAPTION]) [--reply-to MESSAGE_ID]",
+		Short: "Queue a text, a location or a file through an instance (with the instance's token)",
+		Long: "Queue a message through an instance: a text (POST /sendMessage), a location (POST /sendLocation),\n" +
+			"or a file uploaded as multipart (POST /sendFile: image, WebP sticker, video, audio or document by\n" +
+			"content; an Ogg/Opus file goes to POST /sendPTT as a voice note). --reply-to quotes a message.",
+		Args: cobra.ExactArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
 			p, err := f.plugin(c)
 			if err != nil {
 				return err
 			}
-			_, err = p.Send(c.Context(), args[0], to, text, endpoint)
+			_, err = p.Send(c.Context(), args[0], o)
 			return err
 		},
 	}
-	c.Flags().StringVar(&to, "to", "", "recipient: a phone number or a chat id (…@c.us, …@g.us)")
-	c.Flags().StringVar(&text, "text", "", "message text")
-	c.Flags().StringVar(&endpoint, "endpoint", "", "instance URL (default status.endpoint; after `kubectl port-forward svc/NAME 8080` use http://127.0.0.1:8080)")
+	fl := c.Flags()
+	fl.StringVar(&o.To, "to", "", "recipient: a phone number or a chat id (…@c.us, …@g.us)")
+	fl.StringVar(&o.Text, "text", "", "message text, or the caption of --file")
+	fl.StringVar(&o.Location, "location", "", "send a location: LAT,LNG in decimal degrees (e.g. 52.5163,13.3777)")
+	fl.StringVar(&o.Address, "address", "", "name or address of the --location")
+	fl.StringVar(&o.File, "file", "", "send this file (an .ogg/Opus file as a voice note)")
+	fl.StringVar(&o.ReplyTo, "reply-to", "", "id of a message of the chat to reply to (true_…/false_…, as /messages shows it)")
+	fl.StringVar(&o.Endpoint, "endpoint", "", "instance URL (default status.endpoint; after `kubectl port-forward svc/NAME 8080` use http://127.0.0.1:8080)")
+	c.MarkFlagsMutuallyExclusive("location", "file")
 	return c
 }

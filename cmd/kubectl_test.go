@@ -71,4 +71,10 @@ func TestKubectlCommand(t *testing.T) {
 	if out, err = runRoot(t, "kubectl", "send", "sales", "--to", "15550001111"); err == nil {
 		t.Fatalf("send without --text accepted:\n%s", out)
 	}
+	if out, err = runRoot(t, "kubectl", "send", "sales", "--to", "15550001111", "--location", "91,0"); err == nil || !strings.Contains(err.Error(), "outside -90..90") {
+		t.Fatalf("send --location 91,0: %v\n%s", err, out)
+	}
+	if out, err = runRoot(t, "kubectl", "send", "sales", "--to", "15550001111", "--location", "1,2", "--file", "x.png"); err == nil || !strings.Contains(err.Error(), "location") {
+		t.Fatalf("send --location with --file: %v\n%s", err, out)
+	}
 }

@@ -1,7 +1,6 @@
 package kubectlplugin
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -18,7 +17,8 @@ import (
 // maxResponse caps what is read of an instance's answer.
 const maxResponse = 1 << 20
 
-// SendResult is the instance's answer to POST /sendMessage.
+// SendResult is the instance's answer to a send (POST /sendMessage, /sendLocation, /sendFile,
+// /sendPTT).
 type SendResult struct {
 	// Sent is true when the message was queued.
 	Sent bool `json:"sent"`
@@ -30,19 +30,40 @@ type SendResult struct {
 	QueueNumber int64 `json:"queueNumber"`
 }
 
-// Send queues a text message through instance name: POST /sendMessage on endpoint (status.endpoint
-// when empty; from outside the cluster use `kubectl port-forward svc/NAME 8080` and
-// http://127.0.0.1:8080) with the token of the instance's token Secret. to is a chat id
-// (…@c.us, …@g.us, …@lid) or a phone number.
-func (p *Plugin) Send(ctx context.Context, name, to, text, endpoint string) (SendResult, error) {
+// SendOptions is what `kubectl messenger send` sends. Exactly one of Text (alone), Location or
+// File is the message; Text is a file's caption.
+type SendOptions struct {
+	// To is a chat id (…@c.us, …@g.us, …@lid) or a phone number.
+	To string
+	// Text is the message text, or the caption of File.
+	Text string
+	// Location is "LAT,LNG" in degrees; Address optionally names the place.
+	Location, Address string
+	// File is the path of a file to upload: an Ogg/Opus file goes as a voice note (/sendPTT),
+	// anything else through /sendFile (image, sticker, video, audio or document by content).
+	File string
+	// ReplyTo is the id of a message of the chat to reply to (quotedMsgId).
+	ReplyTo string
+	// Endpoint is the instance URL; empty uses status.endpoint.
+	Endpoint string
+}
+
+// Send queues a message through instance name: the request o describes goes to endpoint
+// (status.endpoint when empty; from outside the cluster use `kubectl port-forward svc/NAME 8080`
+// and http://127.0.0.1:8080) with the token of the instance's token Secret. Options are checked
+// before anything is read or sent.
+func (p *Plugin) Send(ctx context.Context, name string, o SendOptions) (SendResult, error) {
 	var res SendResult
-	if strings.TrimSpace(to) == "" || text == "" {
-		return res, fmt.Errorf("--to and --text are required")
+	req, err := o.build()
+	if err != nil {
+		return res, err
 	}
+	defer req.close()
 	mi, err := p.get(ctx, name)
 	if err != nil {
 		return res, err
 	}
+	endpoint := o.Endpoint
 	if endpoint == "" {
 		endpoint = mi.Status.Endpoint
 	}
@@ -53,22 +74,26 @@ func (p *Plugin) Send(ctx context.Context, name, to, text, endpoint string) (Sen
 	if err != nil {
 		return res, err
 	}
-	body := map[string]string{"body": text}
-	if strings.Contains(to, "@") {
-		body["chatId"] = to
-	} else {
-		body["phone"] = strings.TrimPrefix(to, "+")
+	url := strings.TrimRight(endpoint, "/") + req.path
+	if res, err = p.post(ctx, url, token, req); err != nil {
+		return res, err
 	}
-	payload, err := json.Marshal(body)
+	fmt.Fprintf(p.Out, "queued %s (queue number %d): %s\n", res.ID, res.QueueNumber, res.Message)
+	return res, nil
+}
+
+// post sends one request to an instance and decodes its answer.
+func (p *Plugin) post(ctx context.Context, url, token string, r *sendRequest) (SendResult, error) {
+	var res SendResult
+	body, contentType, err := r.body()
 	if err != nil {
-		return res, fmt.Errorf("encoding message: %w", err)
+		return res, err
 	}
-	url := strings.TrimRight(endpoint, "/") + "/sendMessage"
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(payload))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, body)
 	if err != nil {
 		return res, fmt.Errorf("building request to %s: %w", url, err)
 	}
-	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Content-Type", contentType)
 	req.Header.Set("Authorization", "Bearer "+token)
 	resp, err := p.http().Do(req)
 	if err != nil {
@@ -91,7 +116,6 @@ func (p *Plugin) Send(ctx context.Context, name, to, text, endpoint string) (Sen
 	if err := json.Unmarshal(raw, &res); err != nil {
 		return res, fmt.Errorf("decoding answer of %s: %w", url, err)
 	}
-	fmt.Fprintf(p.Out, "queued %s (queue number %d): %s\n", res.ID, res.QueueNumber, res.Message)
 	return res, nil
 }
 

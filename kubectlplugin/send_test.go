@@ -17,6 +17,7 @@ import (
 	"github.com/messenger-operator/messenger-operator/instance/fetch"
 	"github.com/messenger-operator/messenger-operator/instance/media"
 	"github.com/messenger-operator/messenger-operator/instance/store"
+	"github.com/messenger-operator/messenger-operator/kubectlplugin"
 )
 
 // startInstance runs a real instance server (SQLite store, no WhatsApp engine: sends stay queued).
@@ -45,6 +46,7 @@ type queued struct {
 	TotalMessages int `json:"totalMessages"`
 	First100      []struct {
 		Body   string `json:"body"`
+		Type   string `json:"type"`
 		ChatID string `json:"chatId"`
 	} `json:"first100"`
 }
@@ -78,19 +80,24 @@ func TestSendThroughInstance(t *testing.T) {
 	}
 	createInstance(t, ns, "sales", nil, v1alpha1.MessengerInstanceStatus{Endpoint: url, TokenSecretName: "sales-token"})
 
-	res, err := p.Send(ctx, "sales", "+15550002222", "hello from kubectl", "")
+	res, err := p.Send(ctx, "sales", kubectlplugin.SendOptions{To: "+15550002222", Text: "hello from kubectl"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !res.Sent || res.QueueNumber < 1 || !strings.Contains(out.String(), "queued") {
 		t.Fatalf("result %+v, output %q", res, out.String())
 	}
-	if _, err := p.Send(ctx, "sales", "120363025246125486@g.us", "to the group", ""); err != nil {
+	if _, err := p.Send(ctx, "sales", kubectlplugin.SendOptions{To: "120363025246125486@g.us", Text: "to the group"}); err != nil {
+		t.Fatal(err)
+	}
+	// A file goes up as multipart to /sendFile, which stores and queues it.
+	photo := writeFile(t, "photo.png", pngBytes(t))
+	if _, err := p.Send(ctx, "sales", kubectlplugin.SendOptions{To: "15550002222", File: photo, Text: "the caption"}); err != nil {
 		t.Fatal(err)
 	}
 	q := showQueue(t, url, token)
-	if q.TotalMessages != 2 || q.First100[0].Body != "hello from kubectl" || q.First100[0].ChatID != "15550002222@c.us" ||
-		q.First100[1].ChatID != "120363025246125486@g.us" {
+	if q.TotalMessages != 3 || q.First100[0].Body != "hello from kubectl" || q.First100[0].ChatID != "15550002222@c.us" ||
+		q.First100[1].ChatID != "120363025246125486@g.us" || q.First100[2].Type != "file" || q.First100[2].ChatID != "15550002222@c.us" {
 		t.Fatalf("queue %+v", q)
 	}
 
@@ -104,21 +111,21 @@ func TestSendThroughInstance(t *testing.T) {
 	if err := k8s.Create(ctx, mi); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := p.Send(ctx, "support", "15550002222", "x", url); err == nil || !strings.Contains(err.Error(), "401") {
+	if _, err := p.Send(ctx, "support", kubectlplugin.SendOptions{To: "15550002222", Text: "x", Endpoint: url}); err == nil || !strings.Contains(err.Error(), "401") {
 		t.Fatalf("wrong token: %v", err)
 	}
 	// Bad input never reaches the instance.
-	if _, err := p.Send(ctx, "sales", "", "x", ""); err == nil {
+	if _, err := p.Send(ctx, "sales", kubectlplugin.SendOptions{Text: "x"}); err == nil {
 		t.Fatal("empty --to accepted")
 	}
 	createInstance(t, ns, "new", nil, v1alpha1.MessengerInstanceStatus{})
-	if _, err := p.Send(ctx, "new", "15550002222", "x", ""); err == nil || !strings.Contains(err.Error(), "no status.endpoint") {
+	if _, err := p.Send(ctx, "new", kubectlplugin.SendOptions{To: "15550002222", Text: "x"}); err == nil || !strings.Contains(err.Error(), "no status.endpoint") {
 		t.Fatalf("instance without endpoint: %v", err)
 	}
-	if _, err := p.Send(ctx, "new", "15550002222", "x", url); err == nil || !strings.Contains(err.Error(), "new-token") {
+	if _, err := p.Send(ctx, "new", kubectlplugin.SendOptions{To: "15550002222", Text: "x", Endpoint: url}); err == nil || !strings.Contains(err.Error(), "new-token") {
 		t.Fatalf("missing token Secret: %v", err)
 	}
-	if got := showQueue(t, url, token).TotalMessages; got != 2 {
+	if got := showQueue(t, url, token).TotalMessages; got != 3 {
 		t.Fatalf("failed sends changed the queue: %d messages", got)
 	}
 }
