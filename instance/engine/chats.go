@@ -78,13 +78,7 @@ func (c *phoneCache) evict(now time.Time) {
 	}
 }
 
-// phoneCaches holds each engine's checkPhone cache, so the Engine struct needs no new field.
-var phoneCaches sync.Map // *Engine → *phoneCache
 
-func (e *Engine) phoneCache() *phoneCache {
-	c, _ := phoneCaches.LoadOrStore(e, &phoneCache{})
-	return c.(*phoneCache)
-}
 
 // parseJID turns a Chat API chat id into a whatsmeow JID.
 func parseJID(chatID string) (types.JID, error) {
@@ -184,7 +178,7 @@ func (e *Engine) CheckPhone(ctx context.Context, phone string) (account.PhoneChe
 	if cli == nil {
 		return account.PhoneCheck{}, account.ErrNotAuthenticated
 	}
-	cache := e.phoneCache()
+	cache := &e.phones
 	if c, ok := cache.get(phone, time.Now()); ok {
 		return c, nil
 	}

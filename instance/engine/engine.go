@@ -76,6 +76,7 @@ type Engine struct {
 	pacer                *pacer        // spaces and limits the queue's sends (pacer.go)
 	heldUntil            time.Time     // the daily limit holds sends until then (under mu)
 	connectedAt          time.Time     // when the current connection was made (under mu)
+	phones               phoneCache    // recent checkPhone answers (chats.go)
 
 	subMu sync.Mutex
 	subs  map[chan struct{}]struct{} // status change subscribers
