@@ -301,7 +301,8 @@ func senderOf(cli *whatsmeow.Client, m chat.Message, id chat.MessageID) (types.J
 // markOriginal records an edit or revoke on the message it changed. The send is done by then, so
 // a failure is only logged: the edited or revoked entry journaled with the send still tells.
 func (e *Engine) markOriginal(ctx context.Context, id string, change func(*chat.Message)) {
-	if err := e.opts.Store.UpdateMessage(context.WithoutCancel(ctx), id, change); err != nil {
-		e.log.Warn("marking the original of an edit or revoke", "messageId", id, "err", err)
+	found, err := e.opts.Store.MarkMessage(context.WithoutCancel(ctx), id, change)
+	if err != nil || !found {
+		e.log.Warn("marking the original of an edit or revoke", "messageId", id, "found", found, "err", err)
 	}
 }

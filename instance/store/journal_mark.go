@@ -13,7 +13,7 @@ import (
 // MarkMessage changes the journal entry with the given Chat API id in place (an edit's new text,
 // a revoke's mark), without a new message number or webhook: the edit or revoke is journaled as
 // an entry of its own. change may be called more than once and must only change the message; its
-// id, chat, type, number and time are kept. It reports false, with no error, when the journal does
+// id, chat, type, direction, number and time are kept. It reports false, with no error, when the journal does
 // not hold the message.
 func (s *Store) MarkMessage(ctx context.Context, id string, change func(*chat.Message)) (bool, error) {
 	var found bool
@@ -43,7 +43,7 @@ func markMessage(ctx context.Context, tx *wtx, id string, change func(*chat.Mess
 	}
 	kept := m
 	change(&m)
-	m.ID, m.ChatID, m.Type, m.MessageNumber, m.Time = kept.ID, kept.ChatID, kept.Type, kept.MessageNumber, kept.Time
+	m.ID, m.ChatID, m.Type, m.MessageNumber, m.Time, m.FromMe = kept.ID, kept.ChatID, kept.Type, kept.MessageNumber, kept.Time, kept.FromMe
 	raw, err := json.Marshal(m)
 	if err != nil {
 		return false, fmt.Errorf("encoding the message: %w", err)
