@@ -167,19 +167,8 @@ func (s *Server) readSendFile(c *gin.Context) (sendFileRequest, *pendingFile, bo
 	if mt != "multipart/form-data" {
 		return req, nil, bind(c, &req)
 	}
-	mr, err := c.Request.MultipartReader()
-	if err != nil {
-		abort(c, http.StatusBadRequest, "malformed multipart form: %v", err)
-		return req, nil, false
-	}
-	values, file, ok := s.readParts(c, mr)
+	values, file, ok := s.multipartForm(c)
 	if !ok {
-		return req, nil, false
-	}
-	if !validUTF8Form(c, values) {
-		if file != nil {
-			file.in.Discard()
-		}
 		return req, nil, false
 	}
 	req = sendFileRequest{ChatID: flexString(values.Get("chatId")), Phone: flexString(values.Get("phone")),
@@ -207,6 +196,27 @@ func (u *uploadedFile) pending() *pendingFile {
 // readParts reads the parts of a multipart form: the first file in the field body, file or audio
 // goes to an intake, other fields (at most MaxJSONBytes together) are returned; other files are
 // skipped.
+// multipartForm reads a multipart body: its values, and its file part streamed into an intake.
+// It answers the client itself (and returns false) when the form is malformed or not UTF-8.
+func (s *Server) multipartForm(c *gin.Context) (url.Values, *uploadedFile, bool) {
+	mr, err := c.Request.MultipartReader()
+	if err != nil {
+		abort(c, http.StatusBadRequest, "malformed multipart form: %v", err)
+		return nil, nil, false
+	}
+	values, file, ok := s.readParts(c, mr)
+	if !ok {
+		return nil, nil, false
+	}
+	if !validUTF8Form(c, values) {
+		if file != nil {
+			file.in.Discard()
+		}
+		return nil, nil, false
+	}
+	return values, file, true
+}
+
 func (s *Server) readParts(c *gin.Context, mr *multipart.Reader) (url.Values, *uploadedFile, bool) {
 	values := url.Values{}
 	var file *uploadedFile

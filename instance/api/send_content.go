@@ -399,19 +399,8 @@ func (s *Server) readSendPTT(c *gin.Context) (sendPTTRequest, *pendingFile, bool
 	if mt != "multipart/form-data" {
 		return req, nil, bind(c, &req)
 	}
-	mr, err := c.Request.MultipartReader()
-	if err != nil {
-		abort(c, http.StatusBadRequest, "malformed multipart form: %v", err)
-		return req, nil, false
-	}
-	values, file, ok := s.readParts(c, mr)
+	values, file, ok := s.multipartForm(c)
 	if !ok {
-		return req, nil, false
-	}
-	if !validUTF8Form(c, values) {
-		if file != nil {
-			file.in.Discard()
-		}
 		return req, nil, false
 	}
 	req = sendPTTRequest{ChatID: flexString(values.Get("chatId")), Phone: flexString(values.Get("phone")),
