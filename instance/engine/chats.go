@@ -78,8 +78,6 @@ func (c *phoneCache) evict(now time.Time) {
 	}
 }
 
-
-
 // parseJID turns a Chat API chat id into a whatsmeow JID.
 func parseJID(chatID string) (types.JID, error) {
 	id, err := chat.ParseChatID(chatID)

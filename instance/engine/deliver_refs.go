@@ -164,7 +164,7 @@ func (e *Engine) forwardContent(ctx context.Context, cli *whatsmeow.Client, m ch
 	if err != nil {
 		return nil, err
 	}
-	setContextInfo(msg, fwd)
+	setContext(msg, fwd)
 	return msg, nil
 }
 
@@ -196,22 +196,6 @@ func (e *Engine) reupload(ctx context.Context, cli *whatsmeow.Client, m chat.Mes
 		name = rel[strings.LastIndexByte(rel, '/')+1:]
 	}
 	return uploadMessage(ctx, cli, queue.File{FileName: name, MimeType: m.MimeType, MediaType: m.Type, Caption: m.Caption}, data)
-}
-
-// setContextInfo puts ci on the part of msg that carries a context.
-func setContextInfo(msg *waE2E.Message, ci *waE2E.ContextInfo) {
-	switch {
-	case msg.ImageMessage != nil:
-		msg.ImageMessage.ContextInfo = ci
-	case msg.VideoMessage != nil:
-		msg.VideoMessage.ContextInfo = ci
-	case msg.AudioMessage != nil:
-		msg.AudioMessage.ContextInfo = ci
-	case msg.DocumentMessage != nil:
-		msg.DocumentMessage.ContextInfo = ci
-	case msg.StickerMessage != nil:
-		msg.StickerMessage.ContextInfo = ci
-	}
 }
 
 // coordinates returns a location entry's latitude and longitude (from Lat/Lng, else its body "lat;lng").
