@@ -141,3 +141,19 @@ func Bytes(p Payload) int64 {
 	}
 	return 0
 }
+
+// Files are the media directory names of the files p keeps in the media directory while queued
+// (a file send's file, a link's preview image): removing the item removes them.
+func Files(p Payload) []string {
+	switch p := p.(type) {
+	case File:
+		if p.File != "" {
+			return []string{p.File}
+		}
+	case Link:
+		if p.Preview != "" {
+			return []string{p.Preview}
+		}
+	}
+	return nil
+}

@@ -59,3 +59,15 @@ func TestUnknownAndBad(t *testing.T) {
 		t.Fatal("Bytes")
 	}
 }
+
+func TestFilesOfPayloads(t *testing.T) {
+	if f := Files(File{File: "outgoing/a.pdf"}); !reflect.DeepEqual(f, []string{"outgoing/a.pdf"}) {
+		t.Fatalf("file: %v", f)
+	}
+	if f := Files(Link{URL: "https://x.example", Preview: "outgoing/p.jpg"}); !reflect.DeepEqual(f, []string{"outgoing/p.jpg"}) {
+		t.Fatalf("link: %v", f)
+	}
+	if f := Files(Link{URL: "https://x.example"}); f != nil || Files(Text{}) != nil {
+		t.Fatalf("nothing kept: %v", f)
+	}
+}

@@ -186,8 +186,8 @@ type Cleared struct {
 	Count int
 	// Examples are up to 10 of their bodies.
 	Examples []string
-	// Files are the media directory names of the queued files of removed file items: they are
-	// the caller's to delete.
+	// Files are the media directory names of the files the removed items kept (queue.Files):
+	// they are the caller's to delete.
 	Files []string
 }
 
@@ -213,9 +213,7 @@ func (s *Store) ClearQueue(ctx context.Context) (Cleared, error) {
 				out.Examples = append(out.Examples, body)
 			}
 			if p, err := queue.Decode(kind, meta); err == nil {
-				if f, ok := p.(queue.File); ok && f.File != "" {
-					out.Files = append(out.Files, f.File)
-				}
+				out.Files = append(out.Files, queue.Files(p)...)
 			}
 			out.Count++
 			size += n
