@@ -218,6 +218,7 @@ func (s *Server) routes() *gin.Engine {
 	a.GET("/instanceStatuses", s.instanceStatuses)
 	a.GET("/showMessagesQueue", s.showQueue)
 	a.GET("/webhookStatus", s.webhookStatus)
+	s.groupRoutes(a)
 	return r
 }
 
