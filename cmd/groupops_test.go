@@ -293,6 +293,16 @@ func testGroupOperations(t *testing.T, database string) {
 		t.Fatal("Bob's phone does not see the account in his group")
 	}
 
+	var carols map[string]string
+	sandboxCall(t, sb, "POST", "/sandbox/phones/15550003333/groups", map[string]any{"name": "Carols", "members": []string{"15550001111"}}, &carols)
+	carolsID := strings.TrimSuffix(carols["group"], "@g.us") + "@g.us"
+	eventually(t, "the account put in Carol's group, in chatUpdate", func() bool {
+		return hooks.hasUpdate(func(u chat.ChatUpdate) bool {
+			return u.ChatID == carolsID && u.Type == chat.UpdateParticipantsAdded && u.Author == "15550003333@c.us" &&
+				len(u.Participants) == 1 && u.Participants[0] == "15550001111@c.us" && u.Subject == "Carols"
+		})
+	})
+
 	if r := call(t, "POST", base+"/leaveGroup", `{"groupId":"`+gid+`"}`); r["status"] != "sent" {
 		t.Fatalf("leaveGroup = %v", r)
 	}

@@ -11,26 +11,20 @@ import (
 )
 
 // reportGroupChange puts the group changes of a whatsmeow event in the webhook's chatUpdate list
-// (the store drops them unless chatUpdateOn is set). Other events are ignored.
+// when chatUpdateOn is set. Other events are ignored.
 func (e *Engine) reportGroupChange(cli *whatsmeow.Client, evt any) {
 	var updates []chat.ChatUpdate
 	switch ev := evt.(type) {
 	case *events.GroupInfo:
-		updates = e.groupInfoUpdates(cli, ev)
+		if e.opts.Store.Settings().ChatUpdates {
+			updates = e.groupInfoUpdates(cli, ev)
+		}
 	case *events.JoinedGroup:
-		u := chat.ChatUpdate{ChatID: chat.ID{Kind: chat.Group, User: ev.JID.User}.String(),
-			Type: chat.UpdateParticipantsAdded, Subject: ev.Name, Time: ev.GroupCreated.Unix()}
-		if own := cli.Store.GetJID(); !own.IsEmpty() {
-			u.Participants = []string{chat.ID{Kind: chat.Person, User: own.User}.String()}
+		if e.opts.Store.Settings().ChatUpdates {
+			updates = []chat.ChatUpdate{e.joinedUpdate(cli, ev)}
 		}
-		if ev.Sender != nil {
-			u.Author = e.chatIDOf(cli, *ev.Sender, deref(ev.SenderPN)).String()
-		}
-		updates = append(updates, u)
-	default:
-		return
 	}
-	if len(updates) == 0 || !e.opts.Store.Settings().ChatUpdates {
+	if len(updates) == 0 {
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
@@ -38,6 +32,19 @@ func (e *Engine) reportGroupChange(cli *whatsmeow.Client, evt any) {
 	if err := e.opts.Store.AddChatUpdates(ctx, updates); err != nil {
 		e.log.Error("recording group changes for the webhook failed", "err", err)
 	}
+}
+
+// joinedUpdate reports the account put in a group (a group made with it, or it was added).
+func (e *Engine) joinedUpdate(cli *whatsmeow.Client, ev *events.JoinedGroup) chat.ChatUpdate {
+	u := chat.ChatUpdate{ChatID: chat.ID{Kind: chat.Group, User: ev.JID.User}.String(),
+		Type: chat.UpdateParticipantsAdded, Subject: ev.Name, Time: ev.GroupCreated.Unix()}
+	if own := cli.Store.GetJID(); !own.IsEmpty() {
+		u.Participants = []string{chat.ID{Kind: chat.Person, User: own.User}.String()}
+	}
+	if ev.Sender != nil {
+		u.Author = e.chatIDOf(cli, *ev.Sender, deref(ev.SenderPN)).String()
+	}
+	return u
 }
 
 // groupInfoUpdates turns one group notification into its chat updates: one per kind of change.
