@@ -197,6 +197,18 @@ func testGroupOperations(t *testing.T, database string) {
 	if !inGroupView(phoneGroupView(t, sb, "15550003333", gid), "15550003333") {
 		t.Fatal("Carol's phone does not see the group after she was added")
 	}
+	welcome := call(t, "POST", base+"/sendMessage", `{"chatId":"`+gid+`","body":"welcome Carol"}`)
+	welcomeID, _ := welcome["id"].(string)
+	eventually(t, "the group message on the new member's phone", func() bool {
+		var carol struct{ Messages []sandbox.PhoneMessage }
+		sandboxCall(t, sb, "GET", "/sandbox/phones/15550003333/messages", nil, &carol)
+		for _, m := range carol.Messages {
+			if m.Body == "welcome Carol" && strings.HasSuffix(welcomeID, "_"+m.ID) {
+				return true
+			}
+		}
+		return false
+	})
 	addQN := add["queueNumber"]
 	eventually(t, "a typed sent ack for the add", func() bool {
 		return hooks.hasAck(func(a chat.Ack) bool {

@@ -249,7 +249,9 @@ func (s *Server) joinByCode(c *conn, node *waBinary.Node, invite waBinary.Node) 
 }
 
 // notifyGroup announces a change to every device of the members (and of extra accounts, e.g.
-// those just removed) but the one that made it, as a w:gp2 notification. Call with s.mu held.
+// those just removed) as a w:gp2 notification. The device that made the change hears of it too,
+// as WhatsApp's servers tell every participant device, so whatsmeow's cached member list stays
+// current there. Call with s.mu held.
 func (s *Server) notifyGroup(g *group, by *device, extra []string, change waBinary.Node) {
 	actor := by.acct
 	seen := map[string]bool{}
@@ -260,7 +262,7 @@ func (s *Server) notifyGroup(g *group, by *device, extra []string, change waBina
 		}
 		seen[phone] = true
 		for _, id := range acct.sortedDevices() {
-			if dev := acct.Devices[id]; dev != by {
+			if dev := acct.Devices[id]; dev != nil {
 				s.deliver(dev, waBinary.Node{Tag: "notification", Attrs: waBinary.Attrs{
 					"from": g.jid(), "type": "w:gp2", "id": randomID(8), "t": time.Now().Unix(),
 					"participant": actor.lid(), "participant_pn": actor.pn(),

@@ -91,6 +91,14 @@ func TestGroupParticipantOps(t *testing.T) {
 		t.Fatalf("the add names no author: %+v", joined)
 	}
 
+	// The adder hears of its own change too, and its next group message reaches the new member.
+	waitEvent(alice, func(e *events.GroupInfo) bool { return e.JID == gid && len(e.Join) == 1 })
+	sent, err := alice.cli.SendMessage(ctx, gid, text("welcome Carol"))
+	if err != nil {
+		t.Fatalf("group send: %v", err)
+	}
+	n.waitPhoneMessage("15550003333", func(m phoneMessage) bool { return m.ID == sent.ID && m.Body == "welcome Carol" })
+
 	res, err = alice.cli.UpdateGroupParticipants(ctx, gid, []types.JID{carolPN}, whatsmeow.ParticipantChangeAdd)
 	if err != nil || len(res) != 1 || res[0].Error != 409 {
 		t.Fatalf("adding a member again = %+v, %v; want error 409 for the participant", res, err)
