@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -39,15 +40,29 @@ func (e *Engine) deliverAction(ctx context.Context, cli *whatsmeow.Client, it st
 	group := types.NewJID(id.User, types.GroupServer)
 	switch p := p.(type) {
 	case queue.GroupParticipants:
-		return e.changeParticipants(ctx, cli, group, p)
+		return e.changeParticipants(ctx, cli, group, p, retried(it))
 	case queue.GroupLeave:
-		return "", nil, wrapAction("leaving group", cli.LeaveGroup(ctx, group))
+		err := cli.LeaveGroup(ctx, group)
+		if retried(it) && errors.Is(err, whatsmeow.ErrIQForbidden) {
+			err = nil // an earlier attempt left, its answer lost
+		}
+		return "", nil, wrapAction("leaving group", err)
 	case queue.GroupSubject:
 		return "", nil, wrapAction("setting group subject", cli.SetGroupName(ctx, group, p.Subject))
 	case queue.GroupDescription:
 		return "", nil, wrapAction("setting group description", cli.SetGroupTopic(ctx, group, "", "", p.Description))
 	}
 	return "", nil, fmt.Errorf("%w: action kind %q is unknown", errPermanent, it.Kind)
+}
+
+// retried reports whether an earlier attempt of the item was made: it may have taken effect with
+// its answer lost, so finding the change already done counts as done.
+func retried(it store.Item) bool { return !it.LastTry.IsZero() }
+
+// doneAlready reports a participant error that means an earlier attempt did the change: already
+// a member (409) after an add, not a member (404) after a remove.
+func doneAlready(action string, code int) bool {
+	return action == queue.ParticipantAdd && code == 409 || action == queue.ParticipantRemove && code == 404
 }
 
 func wrapAction(what string, err error) error {
@@ -58,8 +73,9 @@ func wrapAction(what string, err error) error {
 }
 
 // changeParticipants applies a participant change. It fails (for good) when no participant could
-// be changed; otherwise the result lists each participant's outcome.
-func (e *Engine) changeParticipants(ctx context.Context, cli *whatsmeow.Client, group types.JID, p queue.GroupParticipants) (string, *chat.Message, error) {
+// be changed (on a retry, one found already changed counts as changed); otherwise the result lists
+// each participant's outcome.
+func (e *Engine) changeParticipants(ctx context.Context, cli *whatsmeow.Client, group types.JID, p queue.GroupParticipants, retry bool) (string, *chat.Message, error) {
 	jids := make([]types.JID, 0, len(p.Participants))
 	for _, raw := range p.Participants {
 		id, err := chat.ParseChatID(raw)
@@ -82,7 +98,7 @@ func (e *Engine) changeParticipants(ctx context.Context, cli *whatsmeow.Client, 
 	var failed []string
 	for _, r := range res {
 		pr := ParticipantResult{ChatID: e.chatIDOf(cli, r.JID, r.PhoneNumber).String(), Error: r.Error}
-		if pr.Error != 0 {
+		if pr.Error != 0 && !(retry && doneAlready(p.Action, pr.Error)) {
 			failed = append(failed, fmt.Sprintf("%s: %d", pr.ChatID, pr.Error))
 		}
 		out = append(out, pr)
