@@ -48,6 +48,7 @@ func (s *Server) adminRoutes(mux *http.ServeMux) {
 	}))
 	mux.HandleFunc("POST /sandbox/phones/{phone}/presence", s.withPhone(s.handlePresenceUpdate))
 	mux.HandleFunc("POST /sandbox/faults", s.handleFault)
+	s.groupAdminRoutes(mux)
 }
 
 func (s *Server) handleInfo(w http.ResponseWriter, _ *http.Request) {

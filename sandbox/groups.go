@@ -38,6 +38,12 @@ func (s *Server) iqGroups(c *conn, node *waBinary.Node) {
 		default:
 			reply(c, node, s.groupNode(g))
 		}
+	case to == types.GroupServerJID && child.Tag == "leave":
+		s.leaveGroups(c, node, child)
+	case to == types.GroupServerJID && child.Tag == "invite":
+		s.joinByCode(c, node, child)
+	case to.Server == types.GroupServer:
+		s.groupOp(c, node, to, child)
 	default:
 		replyError(c, node, 501, "feature-not-implemented")
 	}
@@ -84,6 +90,9 @@ func (s *Server) groupNode(g *group) waBinary.Node {
 	if creator != nil {
 		attrs["creator"], attrs["creator_pn"], attrs["s_o"] = creator.lid(), creator.pn(), creator.lid()
 	}
+	if by := s.byPhone[g.SubjectBy]; by != nil && !g.SubjectAt.IsZero() {
+		attrs["s_t"], attrs["s_o"], attrs["s_o_pn"] = g.SubjectAt.Unix(), by.lid(), by.pn()
+	}
 	var members []waBinary.Node
 	for _, phone := range g.Members {
 		a := s.byPhone[phone]
@@ -93,8 +102,13 @@ func (s *Server) groupNode(g *group) waBinary.Node {
 		pa := waBinary.Attrs{"jid": a.lid(), "phone_number": a.pn()}
 		if phone == g.Creator {
 			pa["type"] = "superadmin"
+		} else if g.isAdmin(phone) {
+			pa["type"] = "admin"
 		}
 		members = append(members, waBinary.Node{Tag: "participant", Attrs: pa})
+	}
+	if desc, ok := s.descriptionNode(g); ok {
+		members = append(members, desc)
 	}
 	return waBinary.Node{Tag: "group", Attrs: attrs, Content: members}
 }

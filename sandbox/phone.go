@@ -47,6 +47,7 @@ type Phone struct {
 	byID       map[string]*PhoneMessage
 	chatStates []ChatState               // typing seen, oldest first
 	presences  map[string]*ContactStatus // presence of subscribed contacts, by JID
+	groupLog   []GroupEvent              // group changes seen, oldest first
 }
 
 // PhoneMessage is a message a phone received or sent, with its receipt state.
@@ -300,6 +301,8 @@ func (p *Phone) onEvent(evt any) {
 		p.recordChatState(e)
 	case *events.Presence:
 		p.recordPresence(e)
+	case *events.GroupInfo, *events.JoinedGroup:
+		p.recordGroupEvent(e)
 	}
 }
 

@@ -14,6 +14,7 @@ type GroupInfo struct {
 	Subject      string             `json:"subject"`
 	Creator      string             `json:"creator,omitempty"`
 	Created      time.Time          `json:"created"`
+	Description  string             `json:"description,omitempty"`
 	Participants []GroupParticipant `json:"participants"`
 	// Admins lists the participants (by phone-number JID) who are admins or the super admin.
 	Admins []string `json:"admins"`
@@ -40,7 +41,7 @@ func (p *Phone) Groups() []GroupInfo {
 		}
 		node := s.groupNode(g)
 		info := GroupInfo{ID: g.jid().String(), Subject: attrString(node.Attrs["subject"]), Created: g.Created,
-			Participants: []GroupParticipant{}, Admins: []string{}}
+			Description: g.Description, Participants: []GroupParticipant{}, Admins: []string{}}
 		if c, ok := node.Attrs["creator_pn"].(types.JID); ok {
 			info.Creator = c.String()
 		}

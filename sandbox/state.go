@@ -100,6 +100,18 @@ type group struct {
 	Creator string    `json:"creator"`
 	Created time.Time `json:"created"`
 	Members []string  `json:"members"`
+	// Admins are the members promoted to admin (the creator is super admin without being listed).
+	Admins []string `json:"admins,omitempty"`
+	// SubjectAt and SubjectBy tell when and by whom (phone) the subject was last set.
+	SubjectAt time.Time `json:"subjectAt,omitzero"`
+	SubjectBy string    `json:"subjectBy,omitempty"`
+	// Description is the group's topic, DescID its version id, DescAt and DescBy when and by whom.
+	Description string    `json:"description,omitempty"`
+	DescID      string    `json:"descId,omitempty"`
+	DescAt      time.Time `json:"descAt,omitzero"`
+	DescBy      string    `json:"descBy,omitempty"`
+	// InviteCode is the code of the group's invite link (made on first request).
+	InviteCode string `json:"inviteCode,omitempty"`
 }
 
 func (g *group) jid() types.JID { return types.NewJID(g.ID, types.GroupServer) }

@@ -121,7 +121,7 @@ type queueResponse struct {
 }
 
 func (s *Server) showQueue(c *gin.Context) {
-	total, items, err := s.opts.Store.ListQueue(c.Request.Context(), 100)
+	total, items, err := s.opts.Store.ListQueueView(c.Request.Context(), store.MessageItems, 100)
 	if err != nil {
 		s.log.Error("reading queue", "error", err)
 		abort(c, http.StatusServiceUnavailable, "could not read the queue: storage unavailable")
@@ -135,7 +135,7 @@ func (s *Server) showQueue(c *gin.Context) {
 }
 
 func (s *Server) clearQueue(c *gin.Context) {
-	cl, err := s.opts.Store.ClearQueue(c.Request.Context())
+	cl, err := s.opts.Store.ClearQueueView(c.Request.Context(), store.MessageItems)
 	if err != nil {
 		s.log.Error("clearing queue", "error", err)
 		abort(c, http.StatusServiceUnavailable, "could not clear the queue: storage unavailable")

@@ -221,6 +221,7 @@ func (s *Server) routes() *gin.Engine {
 	a.GET("/showMessagesQueue", s.showQueue)
 	a.GET("/webhookStatus", s.webhookStatus)
 	s.chatRoutes(a)
+	s.groupRoutes(a)
 	return r
 }
 

@@ -128,6 +128,10 @@ type Ack struct {
 	Status      string `json:"status"`
 	// Reason explains a failed status.
 	Reason string `json:"reason,omitempty"`
+	// Type is set for the outcome of a queued action (not a message): its kind, e.g.
+	// group_participants; Result is what the action produced (e.g. the group joined).
+	Type   string `json:"type,omitempty"`
+	Result string `json:"result,omitempty"`
 }
 
 // QueueItem is one entry of GET /showMessagesQueue.
@@ -157,4 +161,32 @@ type WebhookPayload struct {
 	InstanceID string    `json:"instanceId"`
 	Messages   []Message `json:"messages"`
 	Ack        []Ack     `json:"ack"`
+	// ChatUpdate lists group changes the account saw (when chatUpdateOn).
+	ChatUpdate []ChatUpdate `json:"chatUpdate,omitempty"`
+}
+
+// Chat update types (ChatUpdate.Type).
+const (
+	UpdateParticipantsAdded    = "participants added"
+	UpdateParticipantsRemoved  = "participants removed"
+	UpdateParticipantsPromoted = "participants promoted"
+	UpdateParticipantsDemoted  = "participants demoted"
+	UpdateSubject              = "subject"
+	UpdateDescription          = "description"
+)
+
+// ChatUpdate is a change of a group the account is in, as the webhook's chatUpdate reports it.
+type ChatUpdate struct {
+	ChatID string `json:"chatId"`
+	// Type is one of the Update constants.
+	Type string `json:"type"`
+	// Participants are the chat ids of the members concerned (participant types).
+	Participants []string `json:"participants,omitempty"`
+	// Author is the chat id of who made the change, when known.
+	Author string `json:"author,omitempty"`
+	// Time is when the change was made, unix seconds.
+	Time int64 `json:"time"`
+	// Subject and Description are the new values (their types).
+	Subject     string `json:"subject,omitempty"`
+	Description string `json:"description,omitempty"`
 }

@@ -321,6 +321,8 @@ func (e *Engine) deliver(ctx context.Context, cli *whatsmeow.Client, it store.It
 		return e.deliverEdit(ctx, cli, it, p)
 	case queue.Delete:
 		return e.deliverDelete(ctx, cli, it, p)
+	case queue.GroupParticipants, queue.GroupJoin, queue.GroupLeave, queue.GroupSubject, queue.GroupDescription:
+		return e.deliverAction(ctx, cli, it, p)
 	}
 	return "", nil, fmt.Errorf("%w: queue item kind %q cannot be sent", errPermanent, it.Kind)
 }

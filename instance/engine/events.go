@@ -24,6 +24,7 @@ func (e *Engine) handleEvent(cli *whatsmeow.Client, evt any) bool {
 		return true
 	}
 	e.learnNames(evt)
+	e.reportGroupChange(cli, evt)
 	switch ev := evt.(type) {
 	case *events.Connected:
 		e.mu.Lock()

@@ -89,6 +89,12 @@ var kinds = map[string]func(raw []byte) (Payload, error){
 	KindForward:  decodeAs[Forward],
 	KindEdit:     decodeAs[Edit],
 	KindDelete:   decodeAs[Delete],
+
+	KindGroupParticipants: decodeAs[GroupParticipants],
+	KindGroupJoin:         decodeAs[GroupJoin],
+	KindGroupLeave:        decodeAs[GroupLeave],
+	KindGroupSubject:      decodeAs[GroupSubject],
+	KindGroupDescription:  decodeAs[GroupDescription],
 }
 
 func decodeAs[T Payload](raw []byte) (Payload, error) {

@@ -277,7 +277,8 @@ func (s *Store) addSentAck(ctx context.Context, tx *wtx, it Item) error {
 			return fmt.Errorf("updating ack of %s: %w", it.WAID, err)
 		}
 	}
-	return s.addAck(ctx, tx, chat.Ack{ID: it.MessageID, QueueNumber: it.QueueNumber, ChatID: it.ChatID, Status: status})
+	return s.addAck(ctx, tx, chat.Ack{ID: it.MessageID, QueueNumber: it.QueueNumber, ChatID: it.ChatID, Status: status,
+		Type: ackType(it), Result: actionResult(it)})
 }
 
 // addAck puts an ack in the webhook outbox when webhooks and ack notifications are on.

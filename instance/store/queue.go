@@ -128,6 +128,9 @@ func (s *Store) Enqueue(ctx context.Context, n NewItem) (Item, error) {
 		// Placeholder until the group exists (see MarkSent).
 		it.MessageID = "true_group_" + it.WAID
 	}
+	if queue.IsAction(it.Kind) {
+		it.MessageID = actionID(it.WAID)
+	}
 	if err := s.submit(ctx, &writeReq{enqueue: &it, done: make(chan error, 1)}); err != nil {
 		return Item{}, fmt.Errorf("enqueue: %w", err)
 	}
@@ -149,13 +152,18 @@ func (s *Store) QueueItem(ctx context.Context, queueNumber int64) (Item, error) 
 
 // ListQueue returns how many sends wait (queued or sending) and the first limit of them in order.
 func (s *Store) ListQueue(ctx context.Context, limit int) (int, []Item, error) {
+	return s.ListQueueView(ctx, AllItems, limit)
+}
+
+// ListQueueView is ListQueue for the items of one view (messages or actions).
+func (s *Store) ListQueueView(ctx context.Context, view QueueView, limit int) (int, []Item, error) {
 	var total int
-	err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM mo_queue WHERE state IN ($1, $2)`,
+	err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM mo_queue WHERE state IN ($1, $2)`+view.where(),
 		StateQueued, StateSending).Scan(&total)
 	if err != nil {
 		return 0, nil, fmt.Errorf("counting queue: %w", err)
 	}
-	items, err := s.queryItems(ctx, `SELECT `+itemColumns+` FROM mo_queue WHERE state IN ($1, $2)
+	items, err := s.queryItems(ctx, `SELECT `+itemColumns+` FROM mo_queue WHERE state IN ($1, $2)`+view.where()+`
 		ORDER BY queue_number LIMIT $3`, StateQueued, StateSending, limit)
 	return total, items, err
 }
@@ -193,11 +201,16 @@ type Cleared struct {
 
 // ClearQueue deletes every queued (not yet sending) item.
 func (s *Store) ClearQueue(ctx context.Context) (Cleared, error) {
+	return s.ClearQueueView(ctx, AllItems)
+}
+
+// ClearQueueView is ClearQueue for the items of one view (messages or actions).
+func (s *Store) ClearQueueView(ctx context.Context, view QueueView) (Cleared, error) {
 	var out Cleared
 	err := s.write(ctx, func(ctx context.Context, tx *wtx) error {
 		out = Cleared{Examples: []string{}}
-		rows, err := tx.QueryContext(ctx, `SELECT body, kind, metadata, size FROM mo_queue WHERE state = $1
-			ORDER BY queue_number`, StateQueued)
+		rows, err := tx.QueryContext(ctx, `SELECT body, kind, metadata, size FROM mo_queue WHERE state = $1`+
+			view.where()+` ORDER BY queue_number`, StateQueued)
 		if err != nil {
 			return fmt.Errorf("reading queue: %w", err)
 		}
@@ -221,7 +234,7 @@ func (s *Store) ClearQueue(ctx context.Context) (Cleared, error) {
 		if err := rows.Close(); err != nil {
 			return fmt.Errorf("reading queue: %w", err)
 		}
-		if _, err := tx.ExecContext(ctx, `DELETE FROM mo_queue WHERE state = $1`, StateQueued); err != nil {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM mo_queue WHERE state = $1`+view.where(), StateQueued); err != nil {
 			return fmt.Errorf("clearing queue: %w", err)
 		}
 		return addQueued(ctx, tx, -int64(out.Count), -size)
@@ -338,7 +351,7 @@ func (s *Store) MarkFailed(ctx context.Context, queueNumber int64, reason string
 			return err
 		}
 		return s.addAck(ctx, tx, chat.Ack{ID: it.MessageID, QueueNumber: it.QueueNumber, ChatID: it.ChatID,
-			Status: chat.AckFailed, Reason: reason})
+			Status: chat.AckFailed, Reason: reason, Type: ackType(it)})
 	})
 	if err != nil {
 		return fmt.Errorf("mark failed: %w", err)
