@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -66,6 +67,21 @@ func (e *Engine) untilNextRetry(ctx context.Context) time.Duration {
 	return max(wait, time.Millisecond)
 }
 
+// checkHeld reports whether the daily limit holds messages now, and records until when for the
+// drainer's timer.
+func (e *Engine) checkHeld(ctx context.Context) bool {
+	if e.opts.Store.Settings().DailyLimit > 0 {
+		if p, err := e.pacer.status(ctx); err == nil && p.Held {
+			e.holdUntil(time.UnixMilli(p.NextSendAt))
+			return true // the drainer's timer comes back at the next day
+		}
+	}
+	e.mu.Lock()
+	e.heldUntil = time.Time{} // not held (any more: the limit may have been raised)
+	e.mu.Unlock()
+	return false
+}
+
 // held returns when the daily limit's hold ends, or zero when sends are not held.
 func (e *Engine) held() time.Time {
 	e.mu.Lock()
@@ -95,19 +111,14 @@ func (e *Engine) drainOnce(ctx context.Context, ls *laneSet) {
 	if cli == nil {
 		return
 	}
-	if e.opts.Store.Settings().DailyLimit > 0 {
-		if p, err := e.pacer.status(ctx); err == nil && p.Held {
-			e.holdUntil(time.UnixMilli(p.NextSendAt))
-			return // the drainer's timer comes back at the next day
-		}
-	}
-	e.mu.Lock()
-	e.heldUntil = time.Time{} // not held (any more: the limit may have been raised)
-	e.mu.Unlock()
+	held := e.checkHeld(ctx)
 	items, err := e.opts.Store.Due(ctx, time.Now(), drainBatch)
 	if err != nil {
 		e.log.Error("reading the queue failed", "err", err)
 		return
+	}
+	if held { // the daily limit holds messages; group actions still go
+		items = slices.DeleteFunc(items, func(it store.Item) bool { return !queue.IsAction(it.Kind) })
 	}
 	var keys []string
 	lanes := map[string][]store.Item{}
@@ -162,7 +173,8 @@ func (e *Engine) drainLane(ctx context.Context, cli *whatsmeow.Client, lane []st
 			// them only once nothing earlier of the chat is in flight.
 			return progress, false
 		}
-		if ok, why := e.pace(ctx); !ok {
+		paced := !queue.IsAction(it.Kind) // group actions are not messages: no pace, no daily count
+		if ok, why := e.paceIf(ctx, paced); !ok {
 			// Held by the daily limit (or stopping): back to the queue, the attempt not counted.
 			if err := e.opts.Store.Postpone(context.WithoutCancel(ctx), it.QueueNumber, why); err != nil {
 				e.log.Error("putting a held send back", "queueNumber", it.QueueNumber, "err", err)
@@ -170,7 +182,7 @@ func (e *Engine) drainLane(ctx context.Context, cli *whatsmeow.Client, lane []st
 			return progress, false
 		}
 		out := e.attempt(ctx, cli, it)
-		if out.err != nil {
+		if out.err != nil && paced {
 			e.pacer.release() // only sends that went out count against the daily limit
 		}
 		if out.offline {

@@ -157,6 +157,14 @@ func (e *Engine) pace(ctx context.Context) (bool, string) {
 	return true, ""
 }
 
+// paceIf paces the send when paced is set; unpaced sends go at once.
+func (e *Engine) paceIf(ctx context.Context, paced bool) (bool, string) {
+	if !paced {
+		return true, ""
+	}
+	return e.pace(ctx)
+}
+
 // holdUntil records when held sends may go again, for the drainer's timer.
 func (e *Engine) holdUntil(t time.Time) {
 	e.mu.Lock()

@@ -396,7 +396,7 @@ func (s *Store) finish(ctx context.Context, tx *wtx, qn int64, state, reason, re
 	if err := addQueued(ctx, tx, -1, -it.Size); err != nil {
 		return Item{}, err
 	}
-	if state == StateSent {
+	if state == StateSent && !queue.IsAction(it.Kind) { // the daily limit counts messages only
 		if err := countSent(ctx, tx, time.Now()); err != nil {
 			return Item{}, err
 		}
