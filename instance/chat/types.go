@@ -157,4 +157,6 @@ type WebhookPayload struct {
 	InstanceID string    `json:"instanceId"`
 	Messages   []Message `json:"messages"`
 	Ack        []Ack     `json:"ack"`
+	// Status lists changes of the account's status (see StatusEvent).
+	Status []StatusEvent `json:"status,omitempty"`
 }
