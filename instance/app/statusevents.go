@@ -25,17 +25,25 @@ type statusEvents struct {
 	log   *slog.Logger
 	clock flap.Clock
 	gate  *flap.Gate[statusKey]
+	// allowed tells whether this process owns the account (holds its Lease); a standby process
+	// sharing the database reports nothing.
+	allowed func() bool
 }
 
-// reportStatusEvents runs statusEvents until ctx ends (nothing for engines without notifications).
-func reportStatusEvents(ctx context.Context, eng account.Engine, st *store.Store, log *slog.Logger) {
-	n, ok := eng.(account.Notifier)
+// reportStatusEvents runs statusEvents on the engine of p until ctx ends (nothing for engines
+// without notifications).
+func reportStatusEvents(ctx context.Context, p parts, log *slog.Logger) {
+	n, ok := p.engine.(account.Notifier)
 	if !ok {
 		return
 	}
 	changes, stop := n.Subscribe()
 	defer stop()
-	s := &statusEvents{eng: eng, store: st, log: log, clock: flap.RealClock{}, gate: flap.NewGate[statusKey](flap.New(0, 0, 0))}
+	s := &statusEvents{eng: p.engine, store: p.store, log: log, clock: flap.RealClock{},
+		gate: flap.NewGate[statusKey](flap.New(0, 0, 0)), allowed: func() bool { return true }}
+	if p.agent != nil {
+		s.allowed = p.agent.Gate().Allowed
+	}
 	held := time.NewTimer(time.Hour)
 	held.Stop()
 	defer held.Stop()
@@ -55,7 +63,7 @@ func reportStatusEvents(ctx context.Context, eng account.Engine, st *store.Store
 // step reports the current status if it is due; while a change is held it returns when to look
 // again (zero: nothing held).
 func (s *statusEvents) step(ctx context.Context) time.Time {
-	if s.store.Settings().WebhookURL == "" {
+	if s.store.Settings().WebhookURL == "" || !s.allowed() {
 		return time.Time{}
 	}
 	cur := s.eng.Status()

@@ -40,7 +40,7 @@ func TestFlappingGivesBoundedStatusEvents(t *testing.T) {
 	down := account.Status{AccountStatus: account.StatusLoading, Substatus: account.SubstatusConnecting}
 	eng := &flipEngine{st: up}
 	s := &statusEvents{eng: eng, store: st, log: slog.New(slog.DiscardHandler), clock: clock,
-		gate: flap.NewGate[statusKey](flap.New(0, 0, 0))}
+		gate: flap.NewGate[statusKey](flap.New(0, 0, 0)), allowed: func() bool { return true }}
 	if s.step(ctx); outboxEvents(t, st) != 0 {
 		t.Fatal("a status event was queued without a webhook URL")
 	}
@@ -84,6 +84,12 @@ func TestFlappingGivesBoundedStatusEvents(t *testing.T) {
 	before := outboxEvents(t, st)
 	if step(); outboxEvents(t, st) != before+1 {
 		t.Error("got qr code was held")
+	}
+	// A process without the Lease (a standby sharing the database) reports nothing.
+	s.allowed = func() bool { return false }
+	eng.st = down
+	if step(); outboxEvents(t, st) != before+1 {
+		t.Error("a standby process queued a status event")
 	}
 }
 
