@@ -67,6 +67,7 @@ type Agent struct {
 	log   *slog.Logger
 	res   dynamic.ResourceInterface
 	lease *Lease
+	flap  flapState // rate limit of status writes and Events while the connection flaps
 
 	wake     chan struct{} // the status writer
 	specWake chan struct{} // the spec applier
@@ -117,6 +118,9 @@ func New(opts Options) (*Agent, error) {
 		opts: opts, log: opts.Logger.With("component", "kube-agent"),
 		res:  dyn.Resource(resource).Namespace(opts.Namespace),
 		wake: make(chan struct{}, 1), specWake: make(chan struct{}, 1),
+	}
+	if a.flap, err = newFlapState(cfg, opts.Identity); err != nil {
+		return nil, err
 	}
 	a.lease = &Lease{
 		name: opts.LeaseName, namespace: opts.Namespace, identity: opts.Identity, client: coord,

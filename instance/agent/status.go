@@ -33,7 +33,14 @@ const (
 	ReasonConnected    = "Connected"
 	ReasonAwaitingScan = "AwaitingScan"
 	ReasonStopped      = "InstanceStopped"
+	// ReasonStale: the connection is open but WhatsApp stopped answering (keepalives, acks);
+	// the engine reconnects.
+	ReasonStale = "Stale"
 )
+
+// substatusStale is account.SubstatusStale, the substatus of a connection that stopped
+// answering (added with the engine's liveness checks).
+const substatusStale = "stale"
 
 // report is what the agent writes into status; equal reports are written once.
 type report struct {
@@ -61,6 +68,7 @@ func (a *Agent) writeLoop(ctx context.Context, eng account.Engine, changes <-cha
 		case <-tick.C:
 			signal(a.specWake) // settings changed through the API without a hook go back to spec
 		case <-retry.C:
+		case <-a.flap.due(): // a held change of the account's state is due
 		}
 		err := a.sync(ctx, eng)
 		if ctx.Err() != nil {
@@ -99,7 +107,32 @@ func (a *Agent) sync(ctx context.Context, eng account.Engine) error {
 	if err != nil {
 		return err
 	}
-	return a.write(ctx, mi, r)
+	if !a.flap.admit(r) {
+		a.log.Debug("status change held: the connection is flapping", "accountStatus", r.accountStatus,
+			"reason", r.condReason, "until", a.flap.until)
+		return nil // the latest state is written when the hold ends
+	}
+	a.mu.Lock()
+	prev := a.last
+	a.mu.Unlock()
+	written, err := a.write(ctx, mi, r)
+	if err != nil || !written {
+		return err
+	}
+	a.log.Debug("status written", "accountStatus", r.accountStatus, "reason", r.condReason)
+	if typ, reason := a.flap.written(prev, r); reason != "" {
+		a.recordEvent(ctx, mi, typ, reason, r.condMessage)
+	}
+	return nil
+}
+
+// recordEvent records an Event about a connection transition; a failure is only logged.
+func (a *Agent) recordEvent(ctx context.Context, mi *v1alpha1.MessengerInstance, typ, reason, note string) {
+	ectx, cancel := context.WithTimeout(ctx, writeTimeout)
+	defer cancel()
+	if err := a.flap.sink.record(ectx, mi, typ, reason, note); err != nil {
+		a.log.Warn("recording a connection event", "reason", reason, "error", err)
+	}
 }
 
 // build reads the engine and the store into a report.
@@ -165,17 +198,19 @@ func reasonOf(st account.Status) string {
 		return "Outdated"
 	case account.SubstatusOffline:
 		return "Offline"
+	case substatusStale:
+		return ReasonStale
 	}
 	return "Initializing"
 }
 
-// write applies r when it differs from the last report written.
-func (a *Agent) write(ctx context.Context, mi *v1alpha1.MessengerInstance, r report) error {
+// write applies r when it differs from the last report written, and tells whether it did.
+func (a *Agent) write(ctx context.Context, mi *v1alpha1.MessengerInstance, r report) (bool, error) {
 	a.mu.Lock()
 	last, since := a.last, a.since
 	a.mu.Unlock()
 	if last != nil && *last == r {
-		return nil
+		return false, nil
 	}
 	switch {
 	case last == nil:
@@ -189,7 +224,7 @@ func (a *Agent) write(ctx context.Context, mi *v1alpha1.MessengerInstance, r rep
 	}
 	body, err := a.applyBody(r, since)
 	if err != nil {
-		return err
+		return false, err
 	}
 	wctx, cancel := context.WithTimeout(ctx, writeTimeout)
 	defer cancel()
@@ -197,12 +232,12 @@ func (a *Agent) write(ctx context.Context, mi *v1alpha1.MessengerInstance, r rep
 	_, err = a.res.Patch(wctx, a.opts.Name, types.ApplyPatchType, body,
 		metav1.PatchOptions{FieldManager: FieldManager, Force: &force}, "status")
 	if err != nil {
-		return fmt.Errorf("applying status of MessengerInstance %s/%s: %w", a.opts.Namespace, a.opts.Name, err)
+		return false, fmt.Errorf("applying status of MessengerInstance %s/%s: %w", a.opts.Namespace, a.opts.Name, err)
 	}
 	a.mu.Lock()
 	a.last, a.since = &r, since
 	a.mu.Unlock()
-	return nil
+	return true, nil
 }
 
 // forget makes the next sync write even an unchanged report (the resource was recreated).
@@ -280,7 +315,7 @@ func (a *Agent) stepDown(ctx context.Context, eng account.Engine) error {
 				r.accountStatus = account.StatusLoading
 			}
 			r.condStatus, r.condReason, r.condMessage = metav1.ConditionFalse, ReasonStopped, "the instance process stopped"
-			err = a.write(ctx, mi, r)
+			_, err = a.write(ctx, mi, r)
 		}
 		if !apierrors.IsNotFound(err) { // a deleted resource needs no last word
 			werr = err

@@ -222,6 +222,7 @@ func serve(ctx context.Context, cfg Config, p parts, l net.Listener, log *slog.L
 	wg.Go(func() { p.dispatcher.Run(workCtx) })
 	wg.Go(func() { janitor(workCtx, p.store, p.media, cfg.MediaRetention, log) })
 	wg.Go(func() { recordStatusHistory(workCtx, p.engine, p.store, log) })
+	wg.Go(func() { reportStatusEvents(workCtx, p, log) })
 	if r, ok := p.engine.(account.Runner); ok {
 		wg.Go(func() {
 			if err := r.Run(workCtx); err != nil && workCtx.Err() == nil {

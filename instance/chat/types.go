@@ -163,6 +163,8 @@ type WebhookPayload struct {
 	Ack        []Ack     `json:"ack"`
 	// ChatUpdate lists group changes the account saw (when chatUpdateOn).
 	ChatUpdate []ChatUpdate `json:"chatUpdate,omitempty"`
+	// Status lists changes of the account's status (see StatusEvent).
+	Status []StatusEvent `json:"status,omitempty"`
 }
 
 // Chat update types (ChatUpdate.Type).

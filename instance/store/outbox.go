@@ -137,7 +137,7 @@ func formOne(ctx context.Context, tx *wtx, f Formation) (int, bool, error) {
 	if !tx.s.Settings().AckNotifications {
 		p.Ack = p.Ack[:0] // turned off since they were queued
 	}
-	if len(p.Messages) == 0 && len(p.Ack) == 0 && len(p.ChatUpdate) == 0 {
+	if len(p.Messages) == 0 && len(p.Ack) == 0 && len(p.ChatUpdate) == 0 && len(p.Status) == 0 {
 		return 0, true, deleteEvents(ctx, tx, seqs)
 	}
 	body, err := f.Payload(p)
@@ -257,6 +257,10 @@ func pendingEvents(ctx context.Context, tx *wtx, max int) (chat.WebhookPayload, 
 			p.Ack = append(p.Ack, a)
 		case eventChatUpdate:
 			if err := decodeChatUpdate(&p, seq, data); err != nil {
+				return p, nil, nil, err
+			}
+		case eventStatus:
+			if err := appendStatusEvent(&p, seq, data); err != nil {
 				return p, nil, nil, err
 			}
 		}
