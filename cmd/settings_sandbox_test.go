@@ -32,7 +32,9 @@ func bobsMessages(t *testing.T, sb string) []string {
 	return out
 }
 
-func TestDailyLimitHoldsSendsAgainstSandbox(t *testing.T) { onEachDatabase(t, testDailyLimitHoldsSends) }
+func TestDailyLimitHoldsSendsAgainstSandbox(t *testing.T) {
+	onEachDatabase(t, testDailyLimitHoldsSends)
+}
 
 func testDailyLimitHoldsSends(t *testing.T, database string) {
 	sb := startSandbox(t)
