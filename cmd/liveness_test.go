@@ -30,13 +30,13 @@ func livenessInstance(t *testing.T, database string) (base, sb string) {
 	return base, sb
 }
 
-func substatus(t *testing.T, base string) string {
+func substatus(t testing.TB, base string) string {
 	sd, _ := call(t, "GET", base+"/status?full=true", "")["statusData"].(map[string]any)
 	s, _ := sd["substatus"].(string)
 	return s
 }
 
-func readyz(t *testing.T, base string) int {
+func readyz(t testing.TB, base string) int {
 	resp, err := http.Get(base + "/readyz")
 	if err != nil {
 		t.Fatal(err)
@@ -46,7 +46,7 @@ func readyz(t *testing.T, base string) int {
 }
 
 // phoneCount is how many messages with body the phone has.
-func phoneCount(t *testing.T, sb, phone, body string) int {
+func phoneCount(t testing.TB, sb, phone, body string) int {
 	var msgs struct{ Messages []sandbox.PhoneMessage }
 	sandboxCall(t, sb, "GET", "/sandbox/phones/"+phone+"/messages", nil, &msgs)
 	n := 0
@@ -59,7 +59,7 @@ func phoneCount(t *testing.T, sb, phone, body string) int {
 }
 
 // journalCount is how many messages with body the instance's journal holds.
-func journalCount(t *testing.T, base, body string) int {
+func journalCount(t testing.TB, base, body string) int {
 	msgs, _ := call(t, "GET", base+"/messages?lastMessageNumber=0", "")["messages"].([]any)
 	n := 0
 	for _, raw := range msgs {
