@@ -85,6 +85,7 @@ func (e *Engine) step(ctx context.Context) time.Duration {
 func (e *Engine) standBy() {
 	e.mu.Lock()
 	cli := e.cli
+	e.staleSince, e.staleWhy = time.Time{}, "" // not this process's connection to prove any more
 	e.mu.Unlock()
 	if cli != nil {
 		cli.Disconnect()
