@@ -17,14 +17,15 @@ import (
 var testLiveness = engine.Liveness{Quiet: 300 * time.Millisecond, Answer: time.Second, Check: 100 * time.Millisecond,
 	MinBackoff: 2 * time.Second, MaxBackoff: 4 * time.Second}
 
-// livenessInstance starts a sandbox and an instance with the test thresholds, paired.
-func livenessInstance(t *testing.T, database string) (base, sb string) {
+// livenessInstance starts a sandbox and an instance with the test thresholds, paired; the
+// instance's log goes to logs.
+func livenessInstance(t *testing.T, database string, logs *lockedBuffer) (base, sb string) {
 	t.Helper()
 	sb = startSandbox(t)
 	o := instanceOptions{listen: "127.0.0.1:0", dataDir: t.TempDir(), database: database, token: "tok", networkURL: sb,
 		allowPrivate: true, maxFileBytes: 1 << 20, mediaRetention: time.Hour, webhookMaxAge: 24 * time.Hour,
 		shutdownTimeout: 5 * time.Second, liveness: testLiveness}
-	base, stop := startInstance(t, o)
+	base, stop := runWithLog(t, o, logs)
 	t.Cleanup(stop)
 	pairAgainstSandbox(t, base, sb)
 	return base, sb
@@ -82,7 +83,7 @@ func send(t *testing.T, base, body string) {
 func TestLivenessStale(t *testing.T) { onEachDatabase(t, testLivenessStale) }
 
 func testLivenessStale(t *testing.T, database string) {
-	base, sb := livenessInstance(t, database)
+	base, sb := livenessInstance(t, database, &lockedBuffer{})
 	send(t, base, "before")
 	eventually(t, "the first message on Bob's phone", func() bool { return phoneCount(t, sb, "15550002222", "before") == 1 })
 	if code := readyz(t, base); code != http.StatusOK {
@@ -120,7 +121,8 @@ func testLivenessStale(t *testing.T, database string) {
 func TestLivenessUndecryptable(t *testing.T) { onEachDatabase(t, testLivenessUndecryptable) }
 
 func testLivenessUndecryptable(t *testing.T, database string) {
-	base, sb := livenessInstance(t, database)
+	var logs lockedBuffer
+	base, sb := livenessInstance(t, database, &logs)
 	bob := func(body string) {
 		sandboxCall(t, sb, "POST", "/sandbox/phones/15550002222/messages", map[string]string{"to": "15550001111", "body": body}, nil)
 	}
@@ -134,5 +136,8 @@ func testLivenessUndecryptable(t *testing.T, database string) {
 	eventually(t, "the next message journaled", func() bool { return journalCount(t, base, "next") == 1 })
 	if n := journalCount(t, base, "spoiled once"); n != 1 {
 		t.Fatalf("the retried message was journaled %d times", n)
+	}
+	if !strings.Contains(logs.String(), "Error decrypting message") {
+		t.Fatal("the instance never failed to decrypt: the fault did not spoil the message")
 	}
 }
