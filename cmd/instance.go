@@ -15,6 +15,7 @@ import (
 
 	"github.com/messenger-operator/messenger-operator/instance/api"
 	"github.com/messenger-operator/messenger-operator/instance/app"
+	"github.com/messenger-operator/messenger-operator/instance/engine"
 	"github.com/messenger-operator/messenger-operator/instance/fetch"
 	"github.com/messenger-operator/messenger-operator/instance/store"
 	"github.com/messenger-operator/messenger-operator/instance/webhook"
@@ -32,6 +33,7 @@ type instanceOptions struct {
 	maxFileBytes, maxQueueItems, maxQueueBytes              int64
 	mediaRetention, webhookMaxAge, shutdownTimeout          time.Duration
 	server                                                  serverLimits
+	liveness                                                engine.Liveness // no flags: the defaults, shorter in tests
 }
 
 // serverLimits bound what clients may hold of the HTTP server (flags of `instance`).
@@ -147,7 +149,7 @@ func (o instanceOptions) config() (app.Config, error) {
 		MaxFileBytes: o.maxFileBytes, MaxQueueItems: o.maxQueueItems, MaxQueueBytes: o.maxQueueBytes,
 		MediaRetention: o.mediaRetention, WebhookMaxAge: o.webhookMaxAge, ShutdownTimeout: o.shutdownTimeout,
 		MaxConnections: o.server.maxConnections, ReadTimeout: o.server.readTimeout, MinBodyRate: o.server.minBodyRate,
-		TrustedProxies: o.server.trustedProxies}
+		TrustedProxies: o.server.trustedProxies, Liveness: o.liveness}
 	if o.kube.ackSet {
 		cfg.AckNotifications = &o.kube.ackNotifications
 	}

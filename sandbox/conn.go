@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/coder/websocket"
@@ -49,6 +50,7 @@ type conn struct {
 	pairing *pairing
 
 	closeOnce sync.Once
+	stale     atomic.Bool // the stale fault: read, but answer nothing (fault_stale.go)
 }
 
 type outFrame struct {
@@ -198,6 +200,9 @@ func (c *conn) send(node waBinary.Node) { c.sendRaw(mustMarshal(node), false) }
 func (c *conn) sendAndClose(node waBinary.Node) { c.sendRaw(mustMarshal(node), true) }
 
 func (c *conn) sendRaw(data []byte, closeAfter bool) {
+	if c.silent() && !closeAfter {
+		return // stale: nothing reaches the client (pending nodes wait for the next login)
+	}
 	c.outMu.Lock()
 	if c.outBytes+len(data) > maxOutbox {
 		c.outMu.Unlock()

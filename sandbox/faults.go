@@ -15,7 +15,11 @@ const (
 	FaultLogout     = "logout"     // the phone unlinked the device (LoggedOut)
 	FaultBan        = "ban"        // temporary ban (TemporaryBan), refused at login until it ends
 	FaultOutdated   = "outdated"   // client too old (ClientOutdated), refused at login until it ends
-	FaultClear      = "clear"      // lift ban and outdated
+	FaultStale      = "stale"      // the socket stays open, the server stops answering (fault_stale.go)
+	// FaultUndecryptable spoils the next message delivered to the device; its retry receipt
+	// brings the message back (fault_undecryptable.go).
+	FaultUndecryptable = "undecryptable"
+	FaultClear         = "clear" // lift ban, outdated, stale and undecryptable
 )
 
 // defaultFaultDuration is how long ban and outdated last when no duration is given.
@@ -30,13 +34,15 @@ type Fault struct {
 }
 
 // ErrUnknownFault is returned for a fault kind the sandbox does not know.
-var ErrUnknownFault = errors.New("kind must be one of disconnect, replaced, logout, ban, outdated, clear")
+var ErrUnknownFault = errors.New("kind must be one of disconnect, replaced, logout, ban, outdated, " +
+	"stale (socket open, server silent until the client reconnects or clear), " +
+	"undecryptable (the next message delivered cannot be decrypted; the retry receipt brings it back), clear")
 
 // InjectFault applies a fault to the account's companion devices (all of them, or the one named)
 // and returns the JIDs of the devices it reached.
 func (s *Server) InjectFault(f Fault) ([]string, error) {
 	switch f.Kind {
-	case FaultDisconnect, FaultReplaced, FaultLogout, FaultBan, FaultOutdated, FaultClear:
+	case FaultDisconnect, FaultReplaced, FaultLogout, FaultBan, FaultOutdated, FaultStale, FaultUndecryptable, FaultClear:
 	default:
 		return nil, ErrUnknownFault
 	}
@@ -95,8 +101,14 @@ func (s *Server) applyFault(d *device, kind string, dur time.Duration) bool {
 		if d.conn != nil {
 			d.conn.sendAndClose(failureNode(405, nil))
 		}
+	case FaultStale:
+		return makeStale(d)
+	case FaultUndecryptable:
+		return spoilNextMessage(d)
 	case FaultClear:
 		d.BannedUntil, d.OutdatedUntil = time.Time{}, time.Time{}
+		d.spoilNext = false
+		clearStale(d)
 	default:
 		return false
 	}

@@ -87,7 +87,7 @@ func (s *Server) login(c *conn) {
 // deliver hands node to dev: it is kept until the device acknowledges it and sent at once when
 // the device is online. Call with s.mu held.
 func (s *Server) deliver(dev *device, node waBinary.Node) {
-	data := mustMarshal(node)
+	data := mustMarshal(spoilIfMarked(dev, node))
 	dev.Pending = append(dev.Pending, pendingNode{Key: ackKey(node.Tag, node.Attrs, "from"), Data: data})
 	if over := len(dev.Pending) - maxPending; over > 0 {
 		dev.Pending = append([]pendingNode(nil), dev.Pending[over:]...)
@@ -118,6 +118,9 @@ func (s *Server) retire(dev *device, key string) {
 
 // handleNode dispatches one node from a client.
 func (s *Server) handleNode(c *conn, node *waBinary.Node) {
+	if c.silent() {
+		return // the stale fault: heard, never answered
+	}
 	if node.Tag == "iq" {
 		s.handleIQ(c, node)
 		return

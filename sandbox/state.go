@@ -65,6 +65,8 @@ type device struct {
 
 	acct *account
 	conn *conn // the live, logged-in connection, if any
+	// spoilNext: the undecryptable fault spoils the next message delivered (fault_undecryptable.go)
+	spoilNext bool
 }
 
 func (d *device) pn() types.JID {

@@ -26,6 +26,9 @@ const (
 	SubstatusBanned     = "banned"
 	SubstatusOutdated   = "outdated"
 	SubstatusOffline    = "offline"
+	// SubstatusStale: the connection stopped answering (keepalives, send acks, any frame); the
+	// engine dropped it and is reconnecting.
+	SubstatusStale = "stale"
 )
 
 // Status is a snapshot of the account's state.

@@ -227,14 +227,22 @@ func (s *Server) routes() *gin.Engine {
 
 func (s *Server) healthz(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) }
 
-// readyz reports ready while the server can serve: its database answers. Account state is in
-// /status, not here, so a logged-out account does not take the pod out of its Service.
+// readyz reports ready while the server can serve: its database answers and its WhatsApp
+// connection, if it has one, is not stale (it stopped answering and is being remade). Other
+// account state is in /status, not here, so a logged-out account does not take the pod out of
+// its Service.
 func (s *Server) readyz(c *gin.Context) {
 	ctx, cancel := context.WithTimeout(c.Request.Context(), 2*time.Second)
 	defer cancel()
 	if err := s.opts.Store.DB().PingContext(ctx); err != nil {
 		abort(c, http.StatusServiceUnavailable, "database unavailable")
 		return
+	}
+	if l, ok := s.opts.Engine.(account.Liveness); ok {
+		if stale, why := l.Stale(); stale {
+			abort(c, http.StatusServiceUnavailable, "WhatsApp connection stale: %s", why)
+			return
+		}
 	}
 	c.JSON(http.StatusOK, gin.H{"status": "ready"})
 }

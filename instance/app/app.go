@@ -75,6 +75,9 @@ type Config struct {
 	WebhookMaxAge time.Duration
 	// ShutdownTimeout is how long graceful shutdown waits for in-flight work.
 	ShutdownTimeout time.Duration
+	// Liveness are the engine's thresholds for a connection that stopped answering (zero: the
+	// defaults).
+	Liveness engine.Liveness
 	// MaxConnections caps the client connections served at once (zero: DefaultMaxConnections).
 	MaxConnections int
 	// ReadTimeout is the time to read a request (zero: DefaultReadTimeout); a larger body gets
@@ -171,7 +174,8 @@ func noCapIfZero(n int64) int64 {
 // newEngine builds the WhatsApp engine on the store and media, gated by the agent's Lease when
 // there is an agent, and adds its metrics.
 func newEngine(ctx context.Context, cfg Config, p parts, log *slog.Logger) (account.Engine, error) {
-	opts := engine.Options{Store: p.store, Media: p.media, NetworkURL: cfg.NetworkURL, Proxy: cfg.Proxy, Logger: log}
+	opts := engine.Options{Store: p.store, Media: p.media, NetworkURL: cfg.NetworkURL, Proxy: cfg.Proxy, Logger: log,
+		Liveness: cfg.Liveness}
 	if p.agent != nil {
 		opts.Gate = p.agent.Gate()
 	}

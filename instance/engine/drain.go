@@ -232,6 +232,9 @@ func (e *Engine) attempt(ctx context.Context, cli *whatsmeow.Client, it store.It
 		msg.SenderName = cli.Store.PushName
 	}
 	out := outcome{result: result, msg: msg, err: err}
+	if err != nil {
+		e.sendTimedOut(ctx, cli, err) // liveness.go: an unanswered send makes the engine ping
+	}
 	switch {
 	case err == nil || permanent(err):
 		out.final = true

@@ -36,6 +36,9 @@ type Options struct {
 	// Gate, when set, decides when the engine may hold a WhatsApp connection (in a pod: while
 	// this process holds the account's Lease). Nil means always.
 	Gate Gate
+	// Liveness are the thresholds by which the connection is proven (zero fields: defaults that
+	// detect a silent server within 60 s).
+	Liveness Liveness
 }
 
 // Gate decides when the engine may connect: the supervisor consults it before every connection
@@ -49,8 +52,6 @@ type Gate interface {
 
 // Timing of the supervisor and the drainer.
 const (
-	minBackoff   = time.Second
-	maxBackoff   = 30 * time.Second
 	sendTimeout  = 60 * time.Second
 	drainTick    = 5 * time.Second
 	mediaTimeout = 60 * time.Second
@@ -59,6 +60,7 @@ const (
 // Engine implements account.Engine with whatsmeow.
 type Engine struct {
 	opts      Options
+	live      Liveness // opts.Liveness with defaults
 	log       *slog.Logger
 	container *sqlstore.Container
 	kick      chan struct{} // wakes the supervisor
@@ -77,6 +79,14 @@ type Engine struct {
 	heldUntil            time.Time     // the daily limit holds sends until then (under mu)
 	connectedAt          time.Time     // when the current connection was made (under mu)
 	phones               phoneCache    // recent checkPhone answers (chats.go)
+
+	// Liveness (liveness.go).
+	lastContact   atomic.Int64  // unix nanoseconds of the last frame from the server
+	reconnects    atomic.Uint64 // connections made again after one was lost or dropped
+	probing       atomic.Bool   // a ping of the engine's own is out
+	staleSince    time.Time     // when the connection was found silent; zero once reconnected (under mu)
+	staleWhy      string        // what was silent (under mu)
+	everConnected bool          // a connection was made once (under mu)
 
 	subMu sync.Mutex
 	subs  map[chan struct{}]struct{} // status change subscribers
@@ -102,7 +112,7 @@ func New(ctx context.Context, opts Options) (*Engine, error) {
 		return nil, fmt.Errorf("preparing the whatsmeow store: %w", err)
 	}
 	e := &Engine{
-		opts: opts, log: opts.Logger, container: container,
+		opts: opts, live: opts.Liveness.withDefaults(), log: opts.Logger, container: container,
 		kick: make(chan struct{}, 1), wake: make(chan struct{}, 1), subs: map[chan struct{}]struct{}{},
 		status: account.Status{AccountStatus: account.StatusInit, Substatus: account.SubstatusConnecting,
 			Sandbox: opts.NetworkURL != ""},
@@ -118,8 +128,11 @@ func New(ctx context.Context, opts Options) (*Engine, error) {
 func (e *Engine) Run(ctx context.Context) error {
 	drained := make(chan struct{})
 	go func() { defer close(drained); e.drainLoop(ctx) }()
+	watched := make(chan struct{})
+	go func() { defer close(watched); e.watchLiveness(ctx) }()
 	e.supervise(ctx)
 	<-drained
+	<-watched
 	return nil
 }
 

@@ -31,6 +31,7 @@ func (e *Engine) handleEvent(cli *whatsmeow.Client, evt any) bool {
 		e.failures, e.until = 0, time.Time{}
 		e.connectedAt = time.Now()
 		e.mu.Unlock()
+		e.connectedAgain()
 		e.setStatus(account.StatusAuthenticated, account.SubstatusConnected, "", "")
 		e.log.Info("WhatsApp account connected", "jid", cli.Store.ID.String())
 		signal(e.wake)
@@ -41,9 +42,10 @@ func (e *Engine) handleEvent(cli *whatsmeow.Client, evt any) bool {
 	case *events.ConnectFailure:
 		e.reconnectLater(fmt.Sprintf("connection refused (%d %s); retrying", ev.Reason, ev.Message))
 	case *events.KeepAliveTimeout:
-		e.setStatus(account.StatusAuthenticated, account.SubstatusOffline, "", "WhatsApp is not answering keepalives")
+		// Not from the handler's goroutine: marking the connection stale disconnects it.
+		go e.keepAliveFailed(cli, ev)
 	case *events.KeepAliveRestored:
-		e.setStatus(account.StatusAuthenticated, account.SubstatusConnected, "", "")
+		e.touch() // a stale connection was already dropped; a live one stays connected
 	case *events.StreamReplaced:
 		e.holdOff(account.SubstatusConflict, "another connection took over this account; reboot to reconnect")
 	case *events.LoggedOut:
@@ -88,9 +90,9 @@ func (e *Engine) holdOff(substatus, msg string) {
 func (e *Engine) reconnectLater(msg string) {
 	e.mu.Lock()
 	e.failures++
-	e.until = time.Now().Add(backoff(e.failures))
+	e.until = time.Now().Add(e.live.backoff(e.failures))
 	e.mu.Unlock()
-	e.setStatus(account.StatusLoading, account.SubstatusConnecting, "", msg)
+	e.setStatus(account.StatusLoading, e.reconnecting(account.SubstatusConnecting), "", msg)
 	signal(e.kick)
 }
 

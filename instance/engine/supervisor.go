@@ -12,7 +12,8 @@ import (
 )
 
 // supervise keeps the account connected, or pairing, until ctx ends. whatsmeow's own
-// auto-reconnect is off: every reconnection goes through here, with a capped backoff.
+// auto-reconnect is off: every reconnection goes through here, with a capped, jittered backoff
+// (Liveness.backoff).
 func (e *Engine) supervise(ctx context.Context) {
 	var gateChanged <-chan struct{}
 	if e.opts.Gate != nil {
@@ -70,7 +71,7 @@ func (e *Engine) step(ctx context.Context) time.Duration {
 		go e.watchQR(cli, qr)
 		e.setStatus(account.StatusLoading, e.pairingSubstatus(), "", "waiting for a QR code")
 	} else {
-		e.setStatus(account.StatusLoading, account.SubstatusConnecting, "", "connecting")
+		e.setStatus(account.StatusLoading, e.reconnecting(account.SubstatusConnecting), "", "connecting")
 	}
 	// Connect, not ConnectContext(ctx): the socket must only ever be closed by Disconnect, or
 	// whatsmeow's socket teardown races with itself.
@@ -84,6 +85,7 @@ func (e *Engine) step(ctx context.Context) time.Duration {
 func (e *Engine) standBy() {
 	e.mu.Lock()
 	cli := e.cli
+	e.staleSince, e.staleWhy = time.Time{}, "" // not this process's connection to prove any more
 	e.mu.Unlock()
 	if cli != nil {
 		cli.Disconnect()
@@ -96,20 +98,11 @@ func (e *Engine) standBy() {
 func (e *Engine) failed(err error) time.Duration {
 	e.mu.Lock()
 	e.failures++
-	wait := backoff(e.failures)
+	wait := e.live.backoff(e.failures)
 	e.mu.Unlock()
 	e.log.Warn("WhatsApp connection attempt failed", "err", err, "retryIn", wait)
-	e.setStatus(account.StatusLoading, account.SubstatusOffline, "", err.Error())
+	e.setStatus(account.StatusLoading, e.reconnecting(account.SubstatusOffline), "", err.Error())
 	return wait
-}
-
-// backoff doubles from minBackoff up to maxBackoff.
-func backoff(failures int) time.Duration {
-	d := minBackoff
-	for i := 1; i < failures && d < maxBackoff; i++ {
-		d *= 2
-	}
-	return min(d, maxBackoff)
 }
 
 // newClient makes a client for the stored device, or for a new one when there is none.
@@ -118,7 +111,7 @@ func (e *Engine) newClient(ctx context.Context) (*whatsmeow.Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("loading the device: %w", err)
 	}
-	cli := whatsmeow.NewClient(dev, waLogger(e.log.With("component", "whatsmeow")))
+	cli := whatsmeow.NewClient(dev, e.clientLogger(waLogger(e.log.With("component", "whatsmeow"))))
 	cli.EnableAutoReconnect = false
 	cli.SynchronousAck = true // acknowledge messages only once they are in the journal
 	cli.AutomaticMessageRerequestFromPhone = true
@@ -158,7 +151,7 @@ func (e *Engine) watchQR(cli *whatsmeow.Client, ch <-chan whatsmeow.QRChannelIte
 		default:
 			e.setStatus(account.StatusLoading, account.SubstatusOffline, "", "pairing failed: "+item.Event)
 			e.mu.Lock()
-			e.until = time.Now().Add(backoff(e.failures + 1))
+			e.until = time.Now().Add(e.live.backoff(e.failures + 1))
 			e.failures++
 			e.mu.Unlock()
 			e.endAttempt(cli)

@@ -91,7 +91,7 @@ func (m *Metrics) WatchStore(st *store.Store) error {
 }
 
 // WatchEngine adds the gauge of the account's authentication and, when the engine keeps them, the
-// counters of its send outcomes.
+// counters of its send outcomes and its liveness: the last server contact and the reconnects.
 func (m *Metrics) WatchEngine(eng account.Engine) error {
 	authenticated := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "messenger_account_authenticated",
 		Help: "1 when the WhatsApp account is authenticated."}, func() float64 {
@@ -100,7 +100,30 @@ func (m *Metrics) WatchEngine(eng account.Engine) error {
 		}
 		return 0
 	})
-	return m.register(append([]prometheus.Collector{authenticated}, sendCounters(eng)...)...)
+	cs := append([]prometheus.Collector{authenticated}, sendCounters(eng)...)
+	return m.register(append(cs, livenessMetrics(eng)...)...)
+}
+
+// livenessMetrics report when the server last sent anything and how often the connection was
+// made again, when the engine proves its connection.
+func livenessMetrics(eng account.Engine) []prometheus.Collector {
+	l, ok := eng.(account.Liveness)
+	if !ok {
+		return nil
+	}
+	return []prometheus.Collector{
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "messenger_last_server_contact_seconds",
+			Help: "Unix time of the last frame received from WhatsApp (0: none yet)."}, func() float64 {
+			if t := l.LastContact(); !t.IsZero() {
+				return float64(t.UnixMilli()) / 1000
+			}
+			return 0
+		}),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "messenger_reconnects_total",
+			Help: "Connections to WhatsApp made again after one was lost or dropped (stale)."}, func() float64 {
+			return float64(l.Reconnects())
+		}),
+	}
 }
 
 // Handler serves the registry in the Prometheus exposition format.
