@@ -141,7 +141,7 @@ func TestFlappingEngineGivesBoundedStatusWrites(t *testing.T) {
 
 // A stale connection gets its own reason and Event; QR codes are never held.
 func TestStaleReasonAndQRNeverHeld(t *testing.T) {
-	c, reason, _ := condition(account.Status{AccountStatus: account.StatusAuthenticated, Substatus: substatusStale})
+	c, reason, _ := condition(account.Status{AccountStatus: account.StatusAuthenticated, Substatus: account.SubstatusStale})
 	if c != metav1.ConditionFalse || reason != ReasonStale {
 		t.Errorf("stale: %s %s", c, reason)
 	}

@@ -38,9 +38,6 @@ const (
 	ReasonStale = "Stale"
 )
 
-// substatusStale is account.SubstatusStale, the substatus of a connection that stopped
-// answering (added with the engine's liveness checks).
-const substatusStale = "stale"
 
 // report is what the agent writes into status; equal reports are written once.
 type report struct {
@@ -198,7 +195,7 @@ func reasonOf(st account.Status) string {
 		return "Outdated"
 	case account.SubstatusOffline:
 		return "Offline"
-	case substatusStale:
+	case account.SubstatusStale:
 		return ReasonStale
 	}
 	return "Initializing"
