@@ -38,7 +38,6 @@ const (
 	ReasonStale = "Stale"
 )
 
-
 // report is what the agent writes into status; equal reports are written once.
 type report struct {
 	accountStatus, qrText, phone, webhookURL string
