@@ -102,6 +102,11 @@ type countingEngine struct{ account.NoEngine }
 
 func (countingEngine) SendStats() (sent, failed uint64) { return 1, 0 }
 
+// It proves its connection too, so the liveness metrics exist.
+func (countingEngine) Stale() (bool, string)  { return false, "" }
+func (countingEngine) LastContact() time.Time { return time.Now() }
+func (countingEngine) Reconnects() uint64     { return 0 }
+
 // scrapeInstance starts a real instance server (SQLite store, no WhatsApp engine), sends one
 // message so the send counters exist, reports one webhook attempt of each outcome through the
 // hook the dispatcher uses, and parses GET /metrics.
