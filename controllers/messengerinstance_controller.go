@@ -24,6 +24,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 
 	v1alpha1 "github.com/messenger-operator/messenger-operator/api/v1alpha1"
@@ -112,6 +113,9 @@ func (r *Reconciler) reconcile(ctx context.Context, mi *v1alpha1.MessengerInstan
 	// 2. Secrets named by the spec must exist, or the pod would hang in CreateContainerConfigError.
 	//    They are not watched, so a missing one is re-checked after a while.
 	err := r.checkReferencedSecrets(ctx, mi)
+	if err == nil {
+		err = r.checkInstanceID(ctx, mi) // an earlier instance owns the id: Stalled
+	}
 
 	// 3. The generated token Secret is created once and never overwritten.
 	if err == nil && mi.Spec.TokenSecretRef == nil {
@@ -471,9 +475,13 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	if r.MaxConcurrentReconciles == 0 {
 		r.MaxConcurrentReconciles = 1
 	}
+	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &v1alpha1.MessengerInstance{}, InstanceIDIndex, IndexInstanceID); err != nil {
+		return fmt.Errorf("indexing MessengerInstances by instanceId: %w", err)
+	}
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("messengerinstance").
 		For(&v1alpha1.MessengerInstance{}, builder.WithPredicates(relevantChange())).
+		Watches(&v1alpha1.MessengerInstance{}, handler.EnqueueRequestsFromMapFunc(r.sameInstanceID)).
 		Owns(&appsv1.StatefulSet{}, builder.WithPredicates(childChange())).
 		Owns(&corev1.Service{}, builder.WithPredicates(childChange())).
 		Owns(&corev1.Secret{}, builder.WithPredicates(childChange())).

@@ -165,6 +165,13 @@ type MessengerInstanceSpec struct {
 	// affinity of the instance pod.
 	// +optional
 	Affinity *corev1.Affinity `json:"affinity,omitempty"`
+	// instanceId is the number of the chat-api.com style URL prefix /instance<id>/ under which the
+	// gateway routes this instance (digits only, unique across the cluster: a later resource
+	// claiming the id of an earlier one is Stalled). Empty: reachable only as /<namespace>/<name>/.
+	// +kubebuilder:validation:MaxLength=18
+	// +kubebuilder:validation:Pattern=`^[0-9]+$`
+	// +optional
+	InstanceID string `json:"instanceId,omitempty"`
 	// deletionPolicy says what happens to the session when this resource is deleted: Retain (the
 	// default) keeps the volume; Logout logs the account out first and deletes the volume.
 	// +kubebuilder:default=Retain

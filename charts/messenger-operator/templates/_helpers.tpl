@@ -53,3 +53,19 @@ app.kubernetes.io/component: sandbox
 {{- define "messenger-operator.image" -}}
 {{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) }}
 {{- end }}
+
+{{/* Selector labels of the gateway pods. */}}
+{{- define "messenger-operator.gatewaySelectorLabels" -}}
+app.kubernetes.io/name: {{ include "messenger-operator.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/component: gateway
+{{- end }}
+
+{{/* Name of the gateway's ServiceAccount. */}}
+{{- define "messenger-operator.gatewayServiceAccountName" -}}
+{{- if .Values.serviceAccount.create }}
+{{- default (printf "%s-gateway" (include "messenger-operator.fullname" .)) .Values.gateway.serviceAccountName }}
+{{- else }}
+{{- default "default" .Values.gateway.serviceAccountName }}
+{{- end }}
+{{- end }}

@@ -26,7 +26,7 @@ var chartCases = []struct {
 		checks: []check{
 			count("CustomResourceDefinition", "", 1),
 			annotation("CustomResourceDefinition", "helm.sh/resource-policy", "keep"),
-			count("Deployment", "", 1),
+			count("Deployment", "", 2), // the operator and the gateway
 			count("Service", "-metrics", 1),
 			count("ServiceMonitor", "", 0),
 			count("PrometheusRule", "", 0),

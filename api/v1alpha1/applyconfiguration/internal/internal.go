@@ -71,6 +71,9 @@ var schemaYAML = typed.YAMLObject(`types:
     - name: image
       type:
         scalar: string
+    - name: instanceId
+      type:
+        scalar: string
     - name: networkURL
       type:
         scalar: string

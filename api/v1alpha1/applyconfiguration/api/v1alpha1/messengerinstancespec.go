@@ -46,6 +46,10 @@ type MessengerInstanceSpecApplyConfiguration struct {
 	Tolerations []v1.Toleration `json:"tolerations,omitempty"`
 	// affinity of the instance pod.
 	Affinity *v1.Affinity `json:"affinity,omitempty"`
+	// instanceId is the number of the chat-api.com style URL prefix /instance<id>/ under which the
+	// gateway routes this instance (digits only, unique across the cluster: a later resource
+	// claiming the id of an earlier one is Stalled). Empty: reachable only as /<namespace>/<name>/.
+	InstanceID *string `json:"instanceId,omitempty"`
 	// deletionPolicy says what happens to the session when this resource is deleted: Retain (the
 	// default) keeps the volume; Logout logs the account out first and deletes the volume.
 	DeletionPolicy *apiv1alpha1.DeletionPolicy `json:"deletionPolicy,omitempty"`
@@ -166,6 +170,14 @@ func (b *MessengerInstanceSpecApplyConfiguration) WithTolerations(values ...v1.T
 // If called multiple times, the Affinity field is set to the value of the last call.
 func (b *MessengerInstanceSpecApplyConfiguration) WithAffinity(value v1.Affinity) *MessengerInstanceSpecApplyConfiguration {
 	b.Affinity = &value
+	return b
+}
+
+// WithInstanceID sets the InstanceID field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the InstanceID field is set to the value of the last call.
+func (b *MessengerInstanceSpecApplyConfiguration) WithInstanceID(value string) *MessengerInstanceSpecApplyConfiguration {
+	b.InstanceID = &value
 	return b
 }
 
