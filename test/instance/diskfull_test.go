@@ -88,7 +88,9 @@ func dataVolumeFull(t *testing.T, hold bool) {
 	if err := os.Remove(filler); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "a send accepted again", func() bool { return do(t, "POST", base+"/sendMessage", map[string]string{"phone": "15550002222", "body": "after"}, nil) == 200 })
+	eventually(t, "a send accepted again", func() bool {
+		return do(t, "POST", base+"/sendMessage", map[string]string{"phone": "15550002222", "body": "after"}, nil) == 200
+	})
 	accepted["after"] = true
 	if hold {
 		do(t, "POST", sb.URL()+"/sandbox/faults", map[string]any{"phone": "15550001111", "kind": "clear"}, nil)

@@ -106,4 +106,3 @@ func checkInbound(t *testing.T, base, prefix string) {
 		}
 	}
 }
-
