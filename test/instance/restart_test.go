@@ -53,6 +53,17 @@ func checkPhoneOnce(t *testing.T, sb *rig.Sandbox, prefix string, accepted map[s
 	ctx := context.Background()
 	var ids map[string]int
 	var bodies map[string]int
+	t.Cleanup(func() {
+		if t.Failed() {
+			var lost []string
+			for b := range accepted {
+				if bodies[b] == 0 {
+					lost = append(lost, b)
+				}
+			}
+			t.Logf("%d of %d accepted sends missing on the phone: %.300v", len(lost), len(accepted), lost)
+		}
+	})
 	eventually(t, fmt.Sprintf("%d accepted sends on the phone", len(accepted)), func() bool {
 		msgs, err := sb.Messages(ctx, "15550002222")
 		if err != nil {
