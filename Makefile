@@ -3,7 +3,7 @@ GO ?= go
 BIN ?= bin
 export CGO_ENABLED ?= 0
 
-.PHONY: help build test test-unit lint fmt dev clean envtest-bins manifests generate bench-sandbox bench-kinds bench-e2e chart-crds docker-build api-docs
+.PHONY: help build test test-unit lint fmt dev clean envtest-bins manifests generate bench-sandbox bench-kinds bench-e2e chaos chart-crds docker-build api-docs
 
 help: ## Show this help
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*?## "}{printf "  %-14s %s\n",$$1,$$2}'
@@ -37,6 +37,11 @@ bench-kinds: build ## Measure the per-kind send latency figures of docs/benchmar
 
 bench-e2e: build ## Measure the instance end-to-end figures of docs/benchmarks.md (about 4 minutes)
 	$(GO) run ./hack/bench/e2e -bin $(BIN)/messenger-operator
+
+DURATION ?= 10m
+INSTANCES ?= 3
+chaos: build ## Instances against a sandbox under a random mix of faults for DURATION (10m), INSTANCES (3); fails on any message lost or doubled
+	$(GO) run ./hack/chaos -bin $(BIN)/messenger-operator -duration $(DURATION) -instances $(INSTANCES) $(if $(KINDS),-kinds $(KINDS))
 
 envtest-bins: ## Build kube-apiserver and etcd for envtest into a cache outside the repo (first run ~6 min)
 	@hack/envtest-bins.sh

@@ -99,6 +99,9 @@ func (s *Server) enqueueFailed(c *gin.Context, err error, what string) {
 		abort(c, http.StatusTooManyRequests, "could not queue the %s: %v; retry once the queue drains", what, err)
 	case errors.Is(err, store.ErrQueueTooLarge):
 		abort(c, http.StatusInsufficientStorage, "could not queue the %s: %v; retry once the queue drains", what, err)
+	case errors.Is(err, store.ErrNoSpace):
+		s.log.Error("enqueue failed: storage full", "error", err)
+		abort(c, http.StatusInsufficientStorage, "could not queue the %s: no space left on the storage volume; retry once space is freed", what)
 	default:
 		s.log.Error("enqueue failed", "error", err)
 		abort(c, http.StatusServiceUnavailable, "could not queue the %s: storage unavailable", what)
@@ -148,8 +151,7 @@ func (s *Server) sendFile(c *gin.Context) {
 	}
 	rel, err := file.in.Commit(media.Outgoing, file.Name)
 	if err != nil {
-		s.log.Error("storing file to send", "error", err)
-		abort(c, http.StatusServiceUnavailable, "could not store the file")
+		s.abortFileStore(c, err, "file")
 		return
 	}
 	item := store.NewItem{Chat: to, Body: file.Name, Payload: queue.File{File: rel, FileName: file.Name,
@@ -241,14 +243,13 @@ func (s *Server) readParts(c *gin.Context, mr *multipart.Reader) (url.Values, *u
 		case part.FileName() != "" && (field == "body" || field == "file" || field == "audio") && file == nil:
 			in, err := s.opts.Media.NewIntake()
 			if err != nil {
-				s.log.Error("storing an uploaded file", "error", err)
-				return fail(func() { abort(c, http.StatusServiceUnavailable, "could not store the file") })
+				return fail(func() { s.abortFileStore(c, err, "file") })
 			}
 			declared := part.Header.Get("Content-Type")
 			f, err := fetch.FromReader(part, part.FileName(), declared, s.opts.MaxFileBytes, in)
 			file = &uploadedFile{pendingFile: pendingFile{File: f, in: in}, declared: declared}
 			if err != nil {
-				return fail(func() { abortUploadError(c, err) })
+				return fail(func() { s.abortUploadError(c, err) })
 			}
 			if f.Size == 0 {
 				return fail(func() { abort(c, http.StatusBadRequest, "the uploaded file is empty") })
@@ -283,12 +284,12 @@ func abortMultipartError(c *gin.Context, err error) {
 }
 
 // abortUploadError answers a failure receiving an uploaded file.
-func abortUploadError(c *gin.Context, err error) {
+func (s *Server) abortUploadError(c *gin.Context, err error) {
 	switch {
 	case errors.Is(err, fetch.ErrTooLarge):
 		abort(c, http.StatusRequestEntityTooLarge, "%v", err)
 	case errors.Is(err, fetch.ErrStore):
-		abort(c, http.StatusServiceUnavailable, "could not store the file")
+		s.abortFileStore(c, err, "file")
 	default:
 		abortMultipartError(c, err)
 	}
@@ -307,8 +308,7 @@ func (s *Server) fileFromBody(c *gin.Context, req sendFileRequest) (*pendingFile
 	}
 	in, err := s.opts.Media.NewIntake()
 	if err != nil {
-		s.log.Error("storing file to send", "error", err)
-		abort(c, http.StatusServiceUnavailable, "could not store the file")
+		s.abortFileStore(c, err, "file")
 		return nil, false
 	}
 	var file *media.File
@@ -336,6 +336,8 @@ func fileErrorStatus(err error) int {
 		return http.StatusUnsupportedMediaType
 	case errors.Is(err, fetch.ErrBadURL):
 		return http.StatusBadRequest
+	case errors.Is(err, fetch.ErrStore) && store.IsNoSpace(err):
+		return http.StatusInsufficientStorage
 	case errors.Is(err, fetch.ErrStore):
 		return http.StatusServiceUnavailable
 	}

@@ -383,8 +383,7 @@ func (s *Server) sendPTT(c *gin.Context) {
 	}
 	rel, err := file.in.Commit(media.Outgoing, file.Name)
 	if err != nil {
-		s.log.Error("storing a voice note to send", "error", err)
-		abort(c, http.StatusServiceUnavailable, "could not store the file")
+		s.abortFileStore(c, err, "file")
 		return
 	}
 	item := store.NewItem{Chat: to, Body: file.Name, Payload: queue.File{File: rel, FileName: file.Name, MimeType: pttMIME,

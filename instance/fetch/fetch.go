@@ -110,7 +110,7 @@ func copyCapped(w io.Writer, r io.Reader, maxBytes int64) ([]byte, int64, error)
 				head = append(head, buf[:min(k, sniffLen-len(head))]...)
 			}
 			if _, err := w.Write(buf[:k]); err != nil {
-				return nil, n, fmt.Errorf("%w: %v", ErrStore, err)
+				return nil, n, fmt.Errorf("%w: %w", ErrStore, err)
 			}
 			n += int64(k)
 		}

@@ -134,7 +134,7 @@ func (s *Store) runBatch(batch []*writeReq) {
 	// The writer's transactions are not tied to any caller's context: a request that was accepted
 	// is finished even if its caller went away.
 	ctx := context.Background()
-	err := s.runTx(ctx, batch)
+	err := markNoSpace(s.runTx(ctx, batch))
 	if err == nil || len(batch) == 1 {
 		for _, r := range batch {
 			r.done <- err
@@ -143,7 +143,7 @@ func (s *Store) runBatch(batch []*writeReq) {
 	}
 	// One request spoilt the shared transaction: run each alone so only it fails.
 	for _, r := range batch {
-		r.done <- s.runTx(ctx, []*writeReq{r})
+		r.done <- markNoSpace(s.runTx(ctx, []*writeReq{r}))
 	}
 }
 

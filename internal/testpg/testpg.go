@@ -210,3 +210,12 @@ func (s *Server) removeDir() {
 		_ = os.RemoveAll(s.dir)
 	}
 }
+
+// Restart restarts the server (pg_ctl restart -m fast): connections are cut, the data stays.
+func (s *Server) Restart() error {
+	data := filepath.Join(s.dir, "data")
+	if out, err := s.run("pg_ctl", "-D", data, "-l", filepath.Join(s.dir, "log"), "-m", "fast", "-w", "-t", "60", "restart"); err != nil {
+		return fmt.Errorf("pg_ctl restart: %w: %s", err, out)
+	}
+	return nil
+}

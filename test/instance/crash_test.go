@@ -204,6 +204,12 @@ func TestKill9DuringBurst(t *testing.T) {
 // 15550002222, and the instance binary paired to the first.
 func startPaired(t *testing.T) (sb *sandbox.Server, dir, addr, base string, proc *exec.Cmd) {
 	t.Helper()
+	return startPairedIn(t, t.TempDir())
+}
+
+// startPairedIn is startPaired with the instance's data in dir.
+func startPairedIn(t *testing.T, dir string) (sb *sandbox.Server, _, addr, base string, proc *exec.Cmd) {
+	t.Helper()
 	sb, err := sandbox.Start(context.Background(), sandbox.Options{Listen: "127.0.0.1:0"})
 	if err != nil {
 		t.Fatal(err)
@@ -214,7 +220,7 @@ func startPaired(t *testing.T) (sb *sandbox.Server, dir, addr, base string, proc
 			t.Fatalf("creating phone %s: %d", p, code)
 		}
 	}
-	dir, addr = t.TempDir(), freePort(t)
+	addr = freePort(t)
 	base = "http://" + addr
 	proc = startInstance(t, addr, dir, sb.URL())
 	pairInstance(t, base, sb.URL())
