@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"k8s.io/apimachinery/pkg/api/meta"
 
@@ -18,6 +19,12 @@ func TestInstanceIDConflictStallsLaterInstance(t *testing.T) {
 	nsA, nsB := newNamespace(t), newNamespace(t)
 	createInstance(t, nsA, "first", func(mi *v1alpha1.MessengerInstance) { mi.Spec.InstanceID = "4242" })
 	waitReady(t, nsA, "first", controllers.ReasonProgressing)
+	// creationTimestamp has whole seconds, and a tie goes by namespace/name (random here): the
+	// second claim must be made in a later second to be the later one.
+	created := getInstance(t, nsA, "first").CreationTimestamp.Time
+	for !time.Now().Truncate(time.Second).After(created) {
+		time.Sleep(20 * time.Millisecond)
+	}
 	createInstance(t, nsB, "second", func(mi *v1alpha1.MessengerInstance) { mi.Spec.InstanceID = "4242" })
 	mi := waitReady(t, nsB, "second", controllers.ReasonInstanceIDConflict)
 	st := meta.FindStatusCondition(mi.Status.Conditions, v1alpha1.ConditionStalled)
