@@ -248,27 +248,51 @@ func (e *Engine) attempt(ctx context.Context, cli *whatsmeow.Client, it store.It
 
 // record stores an attempt's outcome: sent, failed for good, or back to the queue.
 func (e *Engine) record(ctx context.Context, it store.Item, out outcome) {
-	var err error
+	write := e.recording(ctx, it, out)
+	// The outcome must reach the store: until it does, the item stays "sending" and its chat
+	// waits behind it. A full disk or a database restart fails the write for a while, so it is
+	// tried again (the item is gone only when the queue was cleared meanwhile).
+	for wait := recordRetryMin; ; wait = min(2*wait, recordRetryMax) {
+		err := write()
+		if err == nil || errors.Is(err, store.ErrNotFound) {
+			return
+		}
+		e.log.Error("recording a send failed; trying again", "queueNumber", it.QueueNumber, "in", wait, "err", err)
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return // the item stays "sending": the next start puts it back in the queue
+		case <-t.C:
+		}
+	}
+}
+
+// Backoff of record's retries.
+const (
+	recordRetryMin = 100 * time.Millisecond
+	recordRetryMax = 5 * time.Second
+)
+
+// recording logs and counts an outcome once and returns the store write that records it.
+func (e *Engine) recording(ctx context.Context, it store.Item, out outcome) func() error {
 	switch {
 	case out.err == nil:
 		e.sendsOK.Add(1)
-		err = e.opts.Store.MarkSent(ctx, it.QueueNumber, out.result, out.msg)
+		return func() error { return e.opts.Store.MarkSent(ctx, it.QueueNumber, out.result, out.msg) }
 	case out.final:
 		e.log.Info("send failed for good", "queueNumber", it.QueueNumber, "chatId", it.ChatID, "err", out.err)
 		e.sendsFailed.Add(1)
-		err = e.opts.Store.MarkFailed(ctx, it.QueueNumber, out.err.Error())
+		return func() error { return e.opts.Store.MarkFailed(ctx, it.QueueNumber, out.err.Error()) }
 	case out.offline:
 		e.log.Info("send interrupted by the connection; it goes again once connected", "queueNumber", it.QueueNumber,
 			"err", out.err)
 		// The store's own context: the engine may be stopping, and the item must not stay "sending".
-		err = e.opts.Store.Postpone(context.WithoutCancel(ctx), it.QueueNumber, out.err.Error())
+		return func() error { return e.opts.Store.Postpone(context.WithoutCancel(ctx), it.QueueNumber, out.err.Error()) }
 	default:
 		e.log.Warn("send failed, will retry", "queueNumber", it.QueueNumber, "chatId", it.ChatID,
 			"attempts", it.Attempts+1, "err", out.err)
-		err = e.opts.Store.Retry(ctx, it.QueueNumber, out.err.Error())
-	}
-	if err != nil {
-		e.log.Error("recording a send failed", "queueNumber", it.QueueNumber, "err", err)
+		return func() error { return e.opts.Store.Retry(ctx, it.QueueNumber, out.err.Error()) }
 	}
 }
 
