@@ -288,7 +288,9 @@ func (e *Engine) recording(ctx context.Context, it store.Item, out outcome) func
 		e.log.Info("send interrupted by the connection; it goes again once connected", "queueNumber", it.QueueNumber,
 			"err", out.err)
 		// The store's own context: the engine may be stopping, and the item must not stay "sending".
-		return func() error { return e.opts.Store.Postpone(context.WithoutCancel(ctx), it.QueueNumber, out.err.Error()) }
+		return func() error {
+			return e.opts.Store.Postpone(context.WithoutCancel(ctx), it.QueueNumber, out.err.Error())
+		}
 	default:
 		e.log.Warn("send failed, will retry", "queueNumber", it.QueueNumber, "chatId", it.ChatID,
 			"attempts", it.Attempts+1, "err", out.err)
