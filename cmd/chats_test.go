@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"image"
 	"image/jpeg"
-	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -14,25 +13,6 @@ import (
 
 	"github.com/messenger-operator/messenger-operator/sandbox"
 )
-
-// callStatus is call with the status code.
-func callStatus(t testing.TB, method, url, body string) (int, map[string]any) {
-	t.Helper()
-	req, _ := http.NewRequest(method, url, strings.NewReader(body))
-	req.Header.Set("Authorization", "Bearer tok")
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = resp.Body.Close() }()
-	raw, _ := io.ReadAll(resp.Body)
-	var v map[string]any
-	if err := json.Unmarshal(raw, &v); err != nil {
-		t.Fatalf("%s %s: %d %q: %v", method, url, resp.StatusCode, raw, err)
-	}
-	return resp.StatusCode, v
-}
 
 type dialogOut struct {
 	ID       string `json:"id"`

@@ -15,24 +15,6 @@ import (
 	"github.com/messenger-operator/messenger-operator/sandbox"
 )
 
-// callCode is call that also returns the status code.
-func callCode(t testing.TB, method, url, body string) (int, map[string]any) {
-	t.Helper()
-	req, _ := http.NewRequest(method, url, strings.NewReader(body))
-	req.Header.Set("Authorization", "Bearer tok")
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = resp.Body.Close() }()
-	var v map[string]any
-	if err := json.NewDecoder(resp.Body).Decode(&v); err != nil {
-		t.Fatalf("%s %s: %v", method, url, err)
-	}
-	return resp.StatusCode, v
-}
-
 // phoneGroupView is the sandbox phone's view of group gid (nil: the phone is not in it).
 func phoneGroupView(t testing.TB, sb, phone, gid string) *sandbox.GroupInfo {
 	t.Helper()
@@ -151,7 +133,7 @@ func testGroupOperations(t *testing.T, database string) {
 		t.Fatalf("clearing actions touched the messages: %v", msgs)
 	}
 	call(t, "POST", base+"/clearMessagesQueue", "")
-	if code, _ := callCode(t, "GET", base+"/groupInfo?groupId=120363000000000001@g.us", ""); code != http.StatusServiceUnavailable {
+	if code, _ := callStatus(t, "GET", base+"/groupInfo?groupId=120363000000000001@g.us", ""); code != http.StatusServiceUnavailable {
 		t.Fatalf("groupInfo before login = %d, want 503", code)
 	}
 
@@ -182,7 +164,7 @@ func testGroupOperations(t *testing.T, database string) {
 		{"GET", "/groupInfo?groupId=120363000000000001@g.us", ``, 404},
 		{"POST", "/groupInviteLink", `{}`, 400},
 	} {
-		if code, body := callCode(t, bad.method, base+bad.path, bad.body); code != bad.code {
+		if code, body := callStatus(t, bad.method, base+bad.path, bad.body); code != bad.code {
 			t.Errorf("%s %s %s = %d %v, want %d", bad.method, bad.path, bad.body, code, body, bad.code)
 		}
 	}
@@ -215,7 +197,7 @@ func testGroupOperations(t *testing.T, database string) {
 			return float64(a.QueueNumber) == addQN && a.Type == "group_participants" && a.Status == chat.AckSent
 		})
 	})
-	code, again := callCode(t, "POST", base+"/addGroupParticipant", `{"groupId":"`+gid+`","participantPhone":"15550003333"}`)
+	code, again := callStatus(t, "POST", base+"/addGroupParticipant", `{"groupId":"`+gid+`","participantPhone":"15550003333"}`)
 	if code != http.StatusUnprocessableEntity || again["status"] != "failed" || !strings.Contains(fmt.Sprint(again["error"]), "409") {
 		t.Fatalf("adding a member again = %d %v", code, again)
 	}
@@ -321,7 +303,7 @@ func testGroupOperations(t *testing.T, database string) {
 	if inGroupView(phoneGroupView(t, sb, "15550002222", gid), "15550001111") {
 		t.Fatal("Bob's phone still sees the account in the group it left")
 	}
-	if code, _ := callCode(t, "GET", base+"/groupInfo?groupId="+gid, ""); code != http.StatusForbidden {
+	if code, _ := callStatus(t, "GET", base+"/groupInfo?groupId="+gid, ""); code != http.StatusForbidden {
 		t.Fatalf("groupInfo of a group left = %d, want 403", code)
 	}
 }

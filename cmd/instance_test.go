@@ -50,7 +50,15 @@ func runWithLog(t testing.TB, o instanceOptions, logs io.Writer) (string, func()
 	return "", nil
 }
 
+// call sends a JSON request with the test token and decodes the JSON answer.
 func call(t testing.TB, method, url, body string) map[string]any {
+	t.Helper()
+	_, v := callStatus(t, method, url, body)
+	return v
+}
+
+// callStatus is call that also returns the status code.
+func callStatus(t testing.TB, method, url, body string) (int, map[string]any) {
 	t.Helper()
 	req, _ := http.NewRequest(method, url, strings.NewReader(body))
 	req.Header.Set("Authorization", "Bearer tok")
@@ -60,11 +68,12 @@ func call(t testing.TB, method, url, body string) map[string]any {
 		t.Fatal(err)
 	}
 	defer func() { _ = resp.Body.Close() }()
+	raw, _ := io.ReadAll(resp.Body)
 	var v map[string]any
-	if err := json.NewDecoder(resp.Body).Decode(&v); err != nil {
-		t.Fatalf("%s %s: %v", method, url, err)
+	if err := json.Unmarshal(raw, &v); err != nil {
+		t.Fatalf("%s %s: %d %q: %v", method, url, resp.StatusCode, raw, err)
 	}
-	return v
+	return resp.StatusCode, v
 }
 
 func TestMain(m *testing.M) { os.Exit(testpg.Main(m)) }
