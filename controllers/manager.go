@@ -1,6 +1,10 @@
 package controllers
 
 import (
+	"github.com/prometheus/client_golang/prometheus"
+	"k8s.io/utils/ptr"
+	ctrlconfig "sigs.k8s.io/controller-runtime/pkg/config"
+
 	"fmt"
 	"time"
 
@@ -44,6 +48,12 @@ type ManagerOptions struct {
 	Instances InstanceClient
 	// LogoutGracePeriod bounds the wait for a logout on deletion (2 min when zero).
 	LogoutGracePeriod time.Duration
+	// MetricsRegistry takes the operator's own metrics; nil is controller-runtime's registry.
+	// A second manager in one process (tests) needs a registry of its own.
+	MetricsRegistry prometheus.Registerer
+	// SecondInProcess lets another manager of this process run the same controller (tests start
+	// more than one operator in one process; controller-runtime refuses a repeated name otherwise).
+	SecondInProcess bool
 }
 
 // NewScheme returns a scheme with the built-in types and MessengerInstance.
@@ -92,6 +102,7 @@ func NewManager(cfg *rest.Config, o ManagerOptions) (ctrl.Manager, error) {
 		LeaderElectionID:              "messenger-operator.messenger-operator.io",
 		LeaderElectionNamespace:       o.LeaderElectionNamespace,
 		LeaderElectionReleaseOnCancel: true,
+		Controller:                    ctrlconfig.Controller{SkipNameValidation: ptr.To(o.SecondInProcess)},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("creating manager: %w", err)
@@ -107,7 +118,11 @@ func NewManager(cfg *rest.Config, o ManagerOptions) (ctrl.Manager, error) {
 		instances = HTTPInstanceClient{}
 	}
 	metrics := NewMetrics()
-	if err := metrics.Register(ctrlmetrics.Registry); err != nil {
+	registry := o.MetricsRegistry
+	if registry == nil {
+		registry = ctrlmetrics.Registry
+	}
+	if err := metrics.Register(registry); err != nil {
 		return nil, fmt.Errorf("registering metrics: %w", err)
 	}
 	r := &Reconciler{

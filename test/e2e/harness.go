@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/prometheus/client_golang/prometheus"
 	"log/slog"
 	"net/http"
 	"os"
@@ -68,10 +69,11 @@ func Start(ctx context.Context, opts Options) (h *Harness, err error) {
 	if err := opts.defaults(); err != nil {
 		return nil, err
 	}
-	h = &Harness{opts: opts}
+	started := &Harness{opts: opts}
+	h = started
 	defer func() {
 		if err != nil {
-			_ = h.Stop()
+			_ = started.Stop() // h is nil by then
 		}
 	}()
 	h.env, err = testenv.Start(testenv.Options{
@@ -137,6 +139,8 @@ func (h *Harness) startManagers(ctx context.Context) error {
 	op, err := controllers.NewManager(h.Config, controllers.ManagerOptions{
 		MetricsBindAddress: "0", HealthProbeBindAddress: "0", MaxConcurrentReconciles: 4,
 		InstanceImage: h.opts.InstanceImage, LogoutGracePeriod: 30 * time.Second,
+		// Tests may start more than one harness in a process.
+		MetricsRegistry: prometheus.NewRegistry(), SecondInProcess: true,
 		// The operator reaches instances at their Service URL; the node resolves it to the process.
 		Instances: controllers.HTTPInstanceClient{HTTP: &http.Client{Transport: &http.Transport{DialContext: h.Node.DialContext}}},
 	})

@@ -1,6 +1,9 @@
 package e2e
 
 import (
+	"k8s.io/utils/ptr"
+	ctrlconfig "sigs.k8s.io/controller-runtime/pkg/config"
+
 	"context"
 	"fmt"
 	"hash/fnv"
@@ -72,7 +75,9 @@ func (n *Node) manager() (manager.Manager, error) {
 		return nil, err
 	}
 	mgr, err := ctrl.NewManager(n.cfg, manager.Options{Scheme: scheme,
-		Metrics: metricsserver.Options{BindAddress: "0"}, HealthProbeBindAddress: "0"})
+		Metrics: metricsserver.Options{BindAddress: "0"}, HealthProbeBindAddress: "0",
+		// Tests may start more than one harness in a process.
+		Controller: ctrlconfig.Controller{SkipNameValidation: ptr.To(true)}})
 	if err != nil {
 		return nil, fmt.Errorf("node manager: %w", err)
 	}
