@@ -2,6 +2,9 @@ package engine
 
 import (
 	"context"
+	"database/sql"
+	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"time"
@@ -142,7 +145,7 @@ func (e *Engine) contact(cli *whatsmeow.Client, id chat.ID) types.ContactInfo {
 	if err != nil {
 		return types.ContactInfo{}
 	}
-	info, err := cli.Store.Contacts.GetContact(ctx, jid)
+	info, err := e.storedContact(ctx, cli, jid)
 	if err == nil && info.Found && (info.FullName != "" || info.FirstName != "" || info.PushName != "") {
 		return info
 	}
@@ -156,10 +159,32 @@ func (e *Engine) contact(cli *whatsmeow.Client, id chat.ID) types.ContactInfo {
 	if err != nil || alt.IsEmpty() {
 		return info
 	}
-	if other, err := cli.Store.Contacts.GetContact(ctx, alt); err == nil && other.Found {
+	if other, err := e.storedContact(ctx, cli, alt); err == nil && other.Found {
 		return other
 	}
 	return info
+}
+
+// storedContact reads a person's names from whatsmeow's contact table. whatsmeow's own
+// GetContact (pinned version) copies its cached entry after releasing the cache's lock, racing
+// with the push-name update whatsmeow runs beside the handler of every incoming message; the
+// table holds the same names without that shared entry.
+func (e *Engine) storedContact(ctx context.Context, cli *whatsmeow.Client, jid types.JID) (types.ContactInfo, error) {
+	if cli.Store.ID == nil {
+		return types.ContactInfo{}, nil
+	}
+	var first, full, push, business sql.NullString
+	err := e.opts.Store.DB().QueryRowContext(ctx, `SELECT first_name, full_name, push_name, business_name
+		FROM whatsmeow_contacts WHERE our_jid = $1 AND their_jid = $2`, cli.Store.ID.String(), jid.String()).
+		Scan(&first, &full, &push, &business)
+	if errors.Is(err, sql.ErrNoRows) {
+		return types.ContactInfo{}, nil
+	}
+	if err != nil {
+		return types.ContactInfo{}, fmt.Errorf("reading contact %s: %w", jid, err)
+	}
+	return types.ContactInfo{Found: true, FirstName: first.String, FullName: full.String, PushName: push.String,
+		BusinessName: business.String}, nil
 }
 
 func firstNonEmpty(values ...string) string {
