@@ -41,7 +41,7 @@ func main() {
 	var err error
 	switch {
 	case len(os.Args) > 1 && os.Args[1] == "-serve":
-		err = serveSandbox()
+		err = benchutil.ServeSandbox()
 	case len(os.Args) > 1 && os.Args[1] == "-instance":
 		err = runInstanceChild(os.Args[2:])
 	default:

@@ -3,28 +3,13 @@ package main
 import (
 	"context"
 	"fmt"
-	"io"
 	"net/http"
-	"os"
 	"strings"
 	"time"
 
 	"github.com/messenger-operator/messenger-operator/hack/bench/benchutil"
 	"github.com/messenger-operator/messenger-operator/sandbox"
 )
-
-// serveSandbox is the child side of -serve: an in-memory sandbox that prints its URL and runs
-// until stdin closes (the parent holds it, so the sandbox never outlives the benchmark).
-func serveSandbox() error {
-	srv, err := sandbox.Start(context.Background(), sandbox.Options{Listen: "127.0.0.1:0"})
-	if err != nil {
-		return fmt.Errorf("starting sandbox: %w", err)
-	}
-	defer srv.Close()
-	fmt.Println(srv.URL())
-	_, _ = io.Copy(io.Discard, os.Stdin)
-	return nil
-}
 
 // sandboxProc is the sandbox child process.
 type sandboxProc struct {
@@ -34,15 +19,11 @@ type sandboxProc struct {
 
 // startSandbox re-executes this program with -serve and reads the sandbox URL it announces.
 func startSandbox(ctx context.Context) (*sandboxProc, error) {
-	child, line, err := benchutil.StartChild(ctx)
+	child, url, err := benchutil.StartSandboxChild(ctx)
 	if err != nil {
 		return nil, err
 	}
-	if !strings.HasPrefix(line, "http") {
-		child.Stop()
-		return nil, fmt.Errorf("sandbox child did not announce its URL (%q)", line)
-	}
-	return &sandboxProc{child: child, api: adminAPI{url: strings.TrimSpace(line)}}, nil
+	return &sandboxProc{child: child, api: adminAPI{url: url}}, nil
 }
 
 func (p *sandboxProc) stop() { p.child.Stop() }

@@ -41,7 +41,7 @@ type config struct {
 func main() {
 	var err error
 	if len(os.Args) > 1 && os.Args[1] == "-serve" {
-		err = serveSandbox()
+		err = benchutil.ServeSandbox()
 	} else {
 		var cfg config
 		if cfg, err = parseFlags(os.Args[1:]); err != nil {

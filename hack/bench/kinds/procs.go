@@ -9,7 +9,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/messenger-operator/messenger-operator/hack/bench/benchutil"
@@ -21,19 +20,6 @@ const token = "bench-token"
 
 var httpClient = &http.Client{Timeout: 2 * time.Minute}
 
-// serveSandbox is the child side of -serve: an in-memory sandbox that prints its URL and runs
-// until stdin closes (the parent holds it, so the sandbox never outlives the benchmark).
-func serveSandbox() error {
-	srv, err := sandbox.Start(context.Background(), sandbox.Options{Listen: "127.0.0.1:0"})
-	if err != nil {
-		return fmt.Errorf("starting sandbox: %w", err)
-	}
-	defer srv.Close()
-	fmt.Println(srv.URL())
-	_, _ = io.Copy(io.Discard, os.Stdin)
-	return nil
-}
-
 // sandboxProc is the sandbox child process and its admin API.
 type sandboxProc struct {
 	child *benchutil.Child
@@ -41,15 +27,11 @@ type sandboxProc struct {
 }
 
 func startSandbox(ctx context.Context) (*sandboxProc, error) {
-	child, line, err := benchutil.StartChild(ctx)
+	child, url, err := benchutil.StartSandboxChild(ctx)
 	if err != nil {
 		return nil, err
 	}
-	if !strings.HasPrefix(line, "http") {
-		child.Stop()
-		return nil, fmt.Errorf("sandbox child did not announce its URL (%q)", line)
-	}
-	return &sandboxProc{child: child, url: strings.TrimSpace(line)}, nil
+	return &sandboxProc{child: child, url: url}, nil
 }
 
 func (s *sandboxProc) stop() { s.child.Stop() }
