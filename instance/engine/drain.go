@@ -159,18 +159,26 @@ func (e *Engine) drainOnce(ctx context.Context, ls *laneSet) {
 	}
 }
 
-// drainLane sends the items of one chat in order. Recording an item's outcome and claiming the
-// next one (state "sending") are submitted together, so the store's group commit makes them one
-// transaction. It reports whether any item finished and whether the connection went away.
+// drainLane sends the items of one chat in order, without waiting for a commit between two
+// sends. The claim of the next item (state sending) is handed to the store's writer before the
+// current item is sent, so it commits while the send is under way; each outcome is handed over
+// right after its send and commits (group commit, with the next claim) while the next item goes
+// out. A resend after a crash is harmless: the WhatsApp id is fixed at enqueue time, so the
+// recipient shows the message once, and the journal and the webhook take it once. All outcomes
+// are known committed before the lane ends. It reports whether any item finished and whether the
+// connection went away.
 func (e *Engine) drainLane(ctx context.Context, cli *whatsmeow.Client, lane []store.Item) (progress, offline bool) {
-	claimed := e.claim(ctx, lane[0])
+	recs := &outcomes{e: e, ctx: ctx}
+	defer recs.settle(true)
+	claim := e.opts.Store.MarkSendingLater(ctx, lane[0].QueueNumber)
 	for i, it := range lane {
 		if ctx.Err() != nil {
-			return progress, true
+			return progress, true // the item stays "sending": the next start puts it back in the queue
 		}
-		if !claimed {
+		if err := claim.Wait(); err != nil {
 			// Cleared meanwhile: its chat's later items are left to the next pass, which lists
 			// them only once nothing earlier of the chat is in flight.
+			e.log.Warn("queue item vanished before sending", "queueNumber", it.QueueNumber, "err", err)
 			return progress, false
 		}
 		paced := !queue.IsAction(it.Kind) // group actions are not messages: no pace, no daily count
@@ -181,36 +189,78 @@ func (e *Engine) drainLane(ctx context.Context, cli *whatsmeow.Client, lane []st
 			}
 			return progress, false
 		}
+		var next *store.Pending
+		if i+1 < len(lane) {
+			next = e.opts.Store.MarkSendingLater(ctx, lane[i+1].QueueNumber)
+		}
 		out := e.attempt(ctx, cli, it)
 		if out.err != nil && paced {
 			e.pacer.release() // only sends that went out count against the daily limit
 		}
-		if out.offline {
+		if out.offline || !out.final {
+			// The connection went (the drainer is woken when it is back), or the item waits for
+			// its retry and its chat with it: the next item was not attempted.
+			if next != nil {
+				e.unclaim(ctx, lane[i+1], next)
+			}
 			e.record(ctx, it, out)
-			return progress, true // the drainer is woken when the connection is back
+			return progress, out.offline
 		}
-		var wg sync.WaitGroup
-		claimed = false
-		if out.final && i+1 < len(lane) {
-			wg.Go(func() { claimed = e.claim(ctx, lane[i+1]) })
-		}
-		e.record(ctx, it, out)
-		wg.Wait()
-		if !out.final {
-			return progress, false // its chat waits for the retry
-		}
-		progress = true
+		recs.add(it, out)
+		claim, progress = next, true
 	}
 	return progress, false
 }
 
-// claim moves an item to state sending; false means it is gone (the queue was cleared).
-func (e *Engine) claim(ctx context.Context, it store.Item) bool {
-	if err := e.opts.Store.MarkSending(ctx, it.QueueNumber); err != nil {
-		e.log.Warn("queue item vanished before sending", "queueNumber", it.QueueNumber, "err", err)
-		return false
+// unclaim puts an item claimed ahead of its turn, and not attempted, back to the queue.
+func (e *Engine) unclaim(ctx context.Context, it store.Item, claim *store.Pending) {
+	if claim.Wait() != nil {
+		return // not claimed (cleared meanwhile)
 	}
-	return true
+	if err := e.opts.Store.Unclaim(context.WithoutCancel(ctx), it.QueueNumber); err != nil {
+		// It stays "sending" until the next start puts it back in the queue.
+		e.log.Error("putting an unsent item back", "queueNumber", it.QueueNumber, "err", err)
+	}
+}
+
+// maxOutcomesInFlight caps how many of a lane's outcomes may wait for their commit.
+const maxOutcomesInFlight = 32
+
+// outcomes are a lane's outcome writes handed to the store whose commit is not known yet, oldest
+// first.
+type outcomes struct {
+	e    *Engine
+	ctx  context.Context
+	list []pendingOutcome
+}
+
+// pendingOutcome is one outcome write in flight: how to submit it again, and the submission.
+type pendingOutcome struct {
+	it    store.Item
+	write func() *store.Pending
+	p     *store.Pending
+}
+
+// add hands the outcome of an attempt to the store without waiting for its commit.
+func (o *outcomes) add(it store.Item, out outcome) {
+	write := o.e.recording(o.ctx, it, out)
+	o.list = append(o.list, pendingOutcome{it: it, write: write, p: write()})
+	o.settle(false)
+}
+
+// settle takes in the outcomes whose commit is known, in order (a failed write is submitted again
+// until it commits, see settle), and waits for the oldest while too many are in flight; with all
+// it waits for every one.
+func (o *outcomes) settle(all bool) {
+	for len(o.list) > 0 {
+		first := o.list[0]
+		if !all && len(o.list) <= maxOutcomesInFlight && !first.p.Done() {
+			return
+		}
+		o.e.settle(o.ctx, first.it, first.write, first.p)
+		o.list[0] = pendingOutcome{}
+		o.list = o.list[1:]
+	}
 }
 
 // outcome is the result of one attempt to send a queued item.
@@ -249,11 +299,17 @@ func (e *Engine) attempt(ctx context.Context, cli *whatsmeow.Client, it store.It
 // record stores an attempt's outcome: sent, failed for good, or back to the queue.
 func (e *Engine) record(ctx context.Context, it store.Item, out outcome) {
 	write := e.recording(ctx, it, out)
-	// The outcome must reach the store: until it does, the item stays "sending" and its chat
-	// waits behind it. A full disk or a database restart fails the write for a while, so it is
-	// tried again (the item is gone only when the queue was cleared meanwhile).
+	e.settle(ctx, it, write, write())
+}
+
+// settle waits for an outcome write submitted as p. The outcome must reach the store: until it
+// does, the item stays "sending" and its chat waits behind it. A full disk or a database restart
+// fails the write for a while, so it is submitted again (the item is gone only when the queue was
+// cleared meanwhile); when the engine stops first the item stays "sending" and the next start puts
+// it back in the queue, to be sent again with the same id.
+func (e *Engine) settle(ctx context.Context, it store.Item, write func() *store.Pending, p *store.Pending) {
 	for wait := recordRetryMin; ; wait = min(2*wait, recordRetryMax) {
-		err := write()
+		err := p.Wait()
 		if err == nil || errors.Is(err, store.ErrNotFound) {
 			return
 		}
@@ -262,9 +318,10 @@ func (e *Engine) record(ctx context.Context, it store.Item, out outcome) {
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			return // the item stays "sending": the next start puts it back in the queue
+			return
 		case <-t.C:
 		}
+		p = write()
 	}
 }
 
@@ -274,27 +331,27 @@ const (
 	recordRetryMax = 5 * time.Second
 )
 
-// recording logs and counts an outcome once and returns the store write that records it.
-func (e *Engine) recording(ctx context.Context, it store.Item, out outcome) func() error {
+// recording logs and counts an outcome once and returns the store write that records it, which
+// submits it without waiting (the store's own context: an accepted outcome is recorded even when
+// the engine is stopping, so that it need not be sent again).
+func (e *Engine) recording(ctx context.Context, it store.Item, out outcome) func() *store.Pending {
+	st, wctx := e.opts.Store, context.WithoutCancel(ctx)
 	switch {
 	case out.err == nil:
 		e.sendsOK.Add(1)
-		return func() error { return e.opts.Store.MarkSent(ctx, it.QueueNumber, out.result, out.msg) }
+		return func() *store.Pending { return st.MarkSentLater(wctx, it.QueueNumber, out.result, out.msg) }
 	case out.final:
 		e.log.Info("send failed for good", "queueNumber", it.QueueNumber, "chatId", it.ChatID, "err", out.err)
 		e.sendsFailed.Add(1)
-		return func() error { return e.opts.Store.MarkFailed(ctx, it.QueueNumber, out.err.Error()) }
+		return func() *store.Pending { return st.MarkFailedLater(wctx, it.QueueNumber, out.err.Error()) }
 	case out.offline:
 		e.log.Info("send interrupted by the connection; it goes again once connected", "queueNumber", it.QueueNumber,
 			"err", out.err)
-		// The store's own context: the engine may be stopping, and the item must not stay "sending".
-		return func() error {
-			return e.opts.Store.Postpone(context.WithoutCancel(ctx), it.QueueNumber, out.err.Error())
-		}
+		return func() *store.Pending { return st.PostponeLater(wctx, it.QueueNumber, out.err.Error()) }
 	default:
 		e.log.Warn("send failed, will retry", "queueNumber", it.QueueNumber, "chatId", it.ChatID,
 			"attempts", it.Attempts+1, "err", out.err)
-		return func() error { return e.opts.Store.Retry(ctx, it.QueueNumber, out.err.Error()) }
+		return func() *store.Pending { return st.RetryLater(wctx, it.QueueNumber, out.err.Error()) }
 	}
 }
 

@@ -5,6 +5,7 @@ package engine
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -23,7 +24,7 @@ import (
 
 // Options configure an Engine.
 type Options struct {
-	// Store is the instance's durable store; whatsmeow's own tables live in the same database.
+	// Store is the instance's durable store; whatsmeow's own tables live in its WhatsmeowDB.
 	Store *store.Store
 	// Media is where incoming media is saved and outgoing files are read.
 	Media *media.Dir
@@ -63,6 +64,7 @@ type Engine struct {
 	live      Liveness // opts.Liveness with defaults
 	log       *slog.Logger
 	container *sqlstore.Container
+	waDB      *sql.DB       // the database of whatsmeow's tables (store.WhatsmeowDB)
 	kick      chan struct{} // wakes the supervisor
 	wake      chan struct{} // wakes the queue drainer
 
@@ -107,12 +109,20 @@ func New(ctx context.Context, opts Options) (*Engine, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	container := sqlstore.NewWithDB(opts.Store.DB(), opts.Store.WhatsmeowDialect(), waLogger(opts.Logger.With("component", "whatsmeow")))
+	waDB, dialect := opts.Store.WhatsmeowDB()
+	waLog := waLogger(opts.Logger.With("component", "whatsmeow"))
+	container := sqlstore.NewWithDB(waDB, dialect, waLog)
 	if err := container.Upgrade(ctx); err != nil {
 		return nil, fmt.Errorf("preparing the whatsmeow store: %w", err)
 	}
+	err := opts.Store.MoveWhatsmeowTables(ctx, func(ctx context.Context, db *sql.DB) error {
+		return sqlstore.NewWithDB(db, dialect, waLog).Upgrade(ctx)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("moving whatsmeow's tables into their own file: %w", err)
+	}
 	e := &Engine{
-		opts: opts, live: opts.Liveness.withDefaults(), log: opts.Logger, container: container,
+		opts: opts, live: opts.Liveness.withDefaults(), log: opts.Logger, container: container, waDB: waDB,
 		kick: make(chan struct{}, 1), wake: make(chan struct{}, 1), subs: map[chan struct{}]struct{}{},
 		status: account.Status{AccountStatus: account.StatusInit, Substatus: account.SubstatusConnecting,
 			Sandbox: opts.NetworkURL != ""},

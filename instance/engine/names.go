@@ -174,7 +174,7 @@ func (e *Engine) storedContact(ctx context.Context, cli *whatsmeow.Client, jid t
 		return types.ContactInfo{}, nil
 	}
 	var first, full, push, business sql.NullString
-	err := e.opts.Store.DB().QueryRowContext(ctx, `SELECT first_name, full_name, push_name, business_name
+	err := e.waDB.QueryRowContext(ctx, `SELECT first_name, full_name, push_name, business_name
 		FROM whatsmeow_contacts WHERE our_jid = $1 AND their_jid = $2`, cli.Store.ID.String(), jid.String()).
 		Scan(&first, &full, &push, &business)
 	if errors.Is(err, sql.ErrNoRows) {

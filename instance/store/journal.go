@@ -222,14 +222,20 @@ func (s *Store) RecordAck(ctx context.Context, waID, status string) (bool, error
 func (s *Store) recordAck(ctx context.Context, tx *wtx, waID, status string) (bool, error) {
 	ack := chat.Ack{Status: status}
 	var queued, journaled, state, id, chatID string
-	err := tx.QueryRowContext(ctx, `SELECT queue_number, message_id, chat_id, ack, state FROM mo_queue WHERE wa_id = $1`,
-		waID).Scan(&ack.QueueNumber, &ack.ID, &ack.ChatID, &queued, &state)
+	row, err := tx.queryRowCached(ctx, `SELECT queue_number, message_id, chat_id, ack, state FROM mo_queue WHERE wa_id = $1`,
+		waID)
+	if err == nil {
+		err = row.Scan(&ack.QueueNumber, &ack.ID, &ack.ChatID, &queued, &state)
+	}
 	inQueue := err == nil
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return false, fmt.Errorf("looking up queued message %s: %w", waID, err)
 	}
-	err = tx.QueryRowContext(ctx, `SELECT id, chat_id, ack FROM mo_messages WHERE wa_id = $1 AND from_me = $2`,
-		waID, true).Scan(&id, &chatID, &journaled)
+	row, err = tx.queryRowCached(ctx, `SELECT id, chat_id, ack FROM mo_messages WHERE wa_id = $1 AND from_me = $2`,
+		waID, true)
+	if err == nil {
+		err = row.Scan(&id, &chatID, &journaled)
+	}
 	inJournal := err == nil
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return false, fmt.Errorf("looking up message %s: %w", waID, err)
@@ -244,12 +250,12 @@ func (s *Store) recordAck(ctx context.Context, tx *wtx, waID, status string) (bo
 		return false, nil
 	}
 	if inQueue {
-		if _, err := tx.ExecContext(ctx, `UPDATE mo_queue SET ack = $1 WHERE wa_id = $2`, status, waID); err != nil {
+		if _, err := tx.execCached(ctx, `UPDATE mo_queue SET ack = $1 WHERE wa_id = $2`, status, waID); err != nil {
 			return false, fmt.Errorf("updating ack of %s: %w", waID, err)
 		}
 	}
 	if inJournal {
-		_, err := tx.ExecContext(ctx, `UPDATE mo_messages SET ack = $1 WHERE wa_id = $2 AND from_me = $3`, status, waID, true)
+		_, err := tx.execCached(ctx, `UPDATE mo_messages SET ack = $1 WHERE wa_id = $2 AND from_me = $3`, status, waID, true)
 		if err != nil {
 			return false, fmt.Errorf("updating ack of %s: %w", waID, err)
 		}
@@ -264,7 +270,10 @@ func (s *Store) recordAck(ctx context.Context, tx *wtx, waID, status string) (bo
 // higher status a receipt recorded while it was sending; the journal keeps that status too.
 func (s *Store) addSentAck(ctx context.Context, tx *wtx, it Item) error {
 	var status string
-	err := tx.QueryRowContext(ctx, `SELECT ack FROM mo_queue WHERE queue_number = $1`, it.QueueNumber).Scan(&status)
+	row, err := tx.queryRowCached(ctx, `SELECT ack FROM mo_queue WHERE queue_number = $1`, it.QueueNumber)
+	if err == nil {
+		err = row.Scan(&status)
+	}
 	if err != nil {
 		return fmt.Errorf("reading ack of queue item %d: %w", it.QueueNumber, err)
 	}

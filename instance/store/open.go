@@ -54,6 +54,8 @@ type Options struct {
 // Store is the durable state of one instance. It is safe for concurrent use.
 type Store struct {
 	db      *sql.DB
+	waDB    *sql.DB // SQLite: whatsmeow's own file (wadb.go); nil on PostgreSQL
+	path    string  // SQLite: the store's file
 	dialect Dialect
 	log     *slog.Logger
 
@@ -78,7 +80,7 @@ type Store struct {
 // Open opens (creating if needed) the database named by opts, applies the schema migrations and
 // starts the writer.
 func Open(ctx context.Context, opts Options) (*Store, error) {
-	dialect, driver, dsn, err := dataSource(opts)
+	dialect, driver, dsn, path, err := dataSource(opts)
 	if err != nil {
 		return nil, err
 	}
@@ -109,14 +111,20 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	if s.maxBatch <= 0 {
 		s.maxBatch = 256
 	}
+	if dialect == SQLite {
+		if err := s.openWhatsmeowDB(ctx, path); err != nil {
+			_ = db.Close()
+			return nil, err
+		}
+	}
 	s.waiters.m = map[int64][]chan struct{}{}
 	s.maxItems, s.maxBytes = cmp.Or(opts.MaxQueueItems, DefaultMaxQueueItems), cmp.Or(opts.MaxQueueBytes, DefaultMaxQueueBytes)
 	if err := s.migrate(ctx); err != nil {
-		_ = db.Close()
+		s.closeDBs()
 		return nil, err
 	}
 	if err := s.loadSettings(ctx); err != nil {
-		_ = db.Close()
+		s.closeDBs()
 		return nil, err
 	}
 	go s.writer()
@@ -127,36 +135,36 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	return s, nil
 }
 
-// dataSource turns options into a dialect, a database/sql driver name and a DSN.
-func dataSource(opts Options) (Dialect, string, string, error) {
+// dataSource turns options into a dialect, a database/sql driver name, a DSN and (SQLite) the file.
+func dataSource(opts Options) (Dialect, string, string, string, error) {
 	d := strings.TrimSpace(opts.Database)
 	switch {
 	case strings.HasPrefix(d, "postgres://"), strings.HasPrefix(d, "postgresql://"):
-		return Postgres, "pgx", d, nil
+		return Postgres, "pgx", d, "", nil
 	case d == "":
 		if opts.DataDir == "" {
-			return "", "", "", errors.New("store: a data directory or a database URL is required")
+			return "", "", "", "", errors.New("store: a data directory or a database URL is required")
 		}
 		if err := os.MkdirAll(opts.DataDir, 0o700); err != nil {
-			return "", "", "", fmt.Errorf("creating data directory: %w", err)
+			return "", "", "", "", fmt.Errorf("creating data directory: %w", err)
 		}
 		path := filepath.Join(opts.DataDir, DefaultFileName)
 		if err := restrictSQLiteFiles(path); err != nil {
-			return "", "", "", err
+			return "", "", "", "", err
 		}
-		return SQLite, "sqlite", sqliteDSN(path), nil
+		return SQLite, "sqlite", sqliteDSN(path), path, nil
 	case strings.HasPrefix(d, "sqlite:"), strings.HasPrefix(d, "file:"):
 		path := strings.TrimPrefix(strings.TrimPrefix(d, "sqlite:"), "file:")
 		path = strings.TrimPrefix(path, "//")
 		if path == "" {
-			return "", "", "", fmt.Errorf("store: database %q names no file", d)
+			return "", "", "", "", fmt.Errorf("store: database %q names no file", d)
 		}
 		if err := restrictSQLiteFiles(path); err != nil {
-			return "", "", "", err
+			return "", "", "", "", err
 		}
-		return SQLite, "sqlite", sqliteDSN(path), nil
+		return SQLite, "sqlite", sqliteDSN(path), path, nil
 	}
-	return "", "", "", fmt.Errorf("store: unsupported database %q: want postgres://…, sqlite:<path> or empty", redactDSN(d))
+	return "", "", "", "", fmt.Errorf("store: unsupported database %q: want postgres://…, sqlite:<path> or empty", redactDSN(d))
 }
 
 // restrictSQLiteFiles creates the database file with mode 0600 if it is missing, so that SQLite,
@@ -196,14 +204,14 @@ func redactDSN(d string) string {
 	return u.Redacted()
 }
 
-// DB returns the underlying database handle, e.g. for whatsmeow's sqlstore.NewWithDB so that its
-// store lives in the same database. Do not close it; Close the Store.
+// DB returns the underlying database handle (for whatsmeow's sqlstore use WhatsmeowDB). Do not
+// close it; Close the Store.
 func (s *Store) DB() *sql.DB { return s.db }
 
 // Dialect returns the kind of database behind the store.
 func (s *Store) Dialect() Dialect { return s.dialect }
 
-// WhatsmeowDialect returns the dialect string whatsmeow's sqlstore.NewWithDB expects for DB().
+// WhatsmeowDialect returns the dialect string whatsmeow's sqlstore.NewWithDB expects.
 func (s *Store) WhatsmeowDialect() string {
 	if s.dialect == Postgres {
 		return "postgres"
@@ -222,8 +230,17 @@ func (s *Store) Close() error {
 			_ = st.Close()
 		}
 		s.stmtMu.Unlock()
-		err = s.db.Close()
+		err = s.closeDBs()
 	})
+	return err
+}
+
+// closeDBs closes the database handles.
+func (s *Store) closeDBs() error {
+	err := s.db.Close()
+	if s.waDB != nil {
+		err = errors.Join(err, s.waDB.Close())
+	}
 	return err
 }
 

@@ -248,9 +248,24 @@ func (s *Store) ClearQueueView(ctx context.Context, view QueueView) (Cleared, er
 // MarkSending records a send attempt: state sending, attempts+1, last try now. Only a queued item
 // can be marked; it returns ErrNotFound otherwise (e.g. it was cleared meanwhile).
 func (s *Store) MarkSending(ctx context.Context, queueNumber int64) error {
-	return s.transition(ctx, queueNumber, StateQueued, func(ctx context.Context, tx *wtx) error {
-		_, err := tx.ExecContext(ctx, `UPDATE mo_queue SET state = $1, attempts = attempts + 1, last_try = $2
+	return s.MarkSendingLater(ctx, queueNumber).Wait()
+}
+
+// MarkSendingLater is MarkSending without waiting for the commit.
+func (s *Store) MarkSendingLater(ctx context.Context, queueNumber int64) *Pending {
+	return s.transitionLater(ctx, queueNumber, StateQueued, func(ctx context.Context, tx *wtx) error {
+		_, err := tx.execCached(ctx, `UPDATE mo_queue SET state = $1, attempts = attempts + 1, last_try = $2
 			WHERE queue_number = $3`, StateSending, time.Now().UnixMilli(), queueNumber)
+		return err
+	})
+}
+
+// Unclaim puts a sending item that was not attempted back to queued, due at once, as it was
+// before MarkSending: its attempt is not counted and its last error stays.
+func (s *Store) Unclaim(ctx context.Context, queueNumber int64) error {
+	return s.transition(ctx, queueNumber, StateSending, func(ctx context.Context, tx *wtx) error {
+		_, err := tx.execCached(ctx, `UPDATE mo_queue SET state = $1, attempts = attempts - 1
+			WHERE queue_number = $2 AND attempts > 0`, StateQueued, queueNumber)
 		return err
 	})
 }
@@ -258,14 +273,22 @@ func (s *Store) MarkSending(ctx context.Context, queueNumber int64) error {
 // Retry puts a sending item back to queued after a transient error, due again after a backoff
 // that grows with its attempts (see RetryDelay). Until then the later items of its chat wait.
 func (s *Store) Retry(ctx context.Context, queueNumber int64, reason string) error {
-	return s.transition(ctx, queueNumber, StateSending, func(ctx context.Context, tx *wtx) error {
+	return s.RetryLater(ctx, queueNumber, reason).Wait()
+}
+
+// RetryLater is Retry without waiting for the commit.
+func (s *Store) RetryLater(ctx context.Context, queueNumber int64, reason string) *Pending {
+	return s.transitionLater(ctx, queueNumber, StateSending, func(ctx context.Context, tx *wtx) error {
 		var attempts int
-		if err := tx.QueryRowContext(ctx, `SELECT attempts FROM mo_queue WHERE queue_number = $1`,
-			queueNumber).Scan(&attempts); err != nil {
+		row, err := tx.queryRowCached(ctx, `SELECT attempts FROM mo_queue WHERE queue_number = $1`, queueNumber)
+		if err == nil {
+			err = row.Scan(&attempts)
+		}
+		if err != nil {
 			return err
 		}
 		next := time.Now().Add(RetryDelay(attempts)).UnixMilli()
-		_, err := tx.ExecContext(ctx, `UPDATE mo_queue SET state = $1, reason = $2, next_try = $3 WHERE queue_number = $4`,
+		_, err = tx.execCached(ctx, `UPDATE mo_queue SET state = $1, reason = $2, next_try = $3 WHERE queue_number = $4`,
 			StateQueued, reason, next, queueNumber)
 		return err
 	})
@@ -274,8 +297,13 @@ func (s *Store) Retry(ctx context.Context, queueNumber int64, reason string) err
 // Postpone puts a sending item back to queued without counting the attempt, due at once: the
 // attempt was cut short by the connection going away, which is no fault of the item.
 func (s *Store) Postpone(ctx context.Context, queueNumber int64, reason string) error {
-	return s.transition(ctx, queueNumber, StateSending, func(ctx context.Context, tx *wtx) error {
-		_, err := tx.ExecContext(ctx, `UPDATE mo_queue SET state = $1, reason = $2, attempts = attempts - 1
+	return s.PostponeLater(ctx, queueNumber, reason).Wait()
+}
+
+// PostponeLater is Postpone without waiting for the commit.
+func (s *Store) PostponeLater(ctx context.Context, queueNumber int64, reason string) *Pending {
+	return s.transitionLater(ctx, queueNumber, StateSending, func(ctx context.Context, tx *wtx) error {
+		_, err := tx.execCached(ctx, `UPDATE mo_queue SET state = $1, reason = $2, attempts = attempts - 1
 			WHERE queue_number = $3 AND attempts > 0`, StateQueued, reason, queueNumber)
 		return err
 	})
@@ -292,9 +320,17 @@ func (s *Store) RecordResult(ctx context.Context, queueNumber int64, result stri
 
 // transition runs change if the item is in state from.
 func (s *Store) transition(ctx context.Context, qn int64, from string, change func(context.Context, *wtx) error) error {
-	return s.write(ctx, func(ctx context.Context, tx *wtx) error {
+	return s.transitionLater(ctx, qn, from, change).Wait()
+}
+
+// transitionLater is transition without waiting for the commit.
+func (s *Store) transitionLater(ctx context.Context, qn int64, from string, change func(context.Context, *wtx) error) *Pending {
+	return s.writeLater(ctx, func(ctx context.Context, tx *wtx) error {
 		var state string
-		err := tx.QueryRowContext(ctx, `SELECT state FROM mo_queue WHERE queue_number = $1`, qn).Scan(&state)
+		row, err := tx.queryRowCached(ctx, `SELECT state FROM mo_queue WHERE queue_number = $1`, qn)
+		if err == nil {
+			err = row.Scan(&state)
+		}
 		if errors.Is(err, sql.ErrNoRows) {
 			return fmt.Errorf("queue item %d: %w", qn, ErrNotFound)
 		}
@@ -317,10 +353,13 @@ func (s *Store) transition(ctx context.Context, qn int64, from string, change fu
 // item's message id), and a "sent" ack is put in the webhook outbox when ack notifications are on.
 // A nil msg records no journal entry (e.g. a group creation without a first message).
 func (s *Store) MarkSent(ctx context.Context, queueNumber int64, result string, msg *chat.Message) error {
-	var it Item
-	err := s.write(ctx, func(ctx context.Context, tx *wtx) error {
-		var err error
-		it, err = s.finish(ctx, tx, queueNumber, StateSent, "", result)
+	return s.MarkSentLater(ctx, queueNumber, result, msg).Wait()
+}
+
+// MarkSentLater is MarkSent without waiting for the commit.
+func (s *Store) MarkSentLater(ctx context.Context, queueNumber int64, result string, msg *chat.Message) *Pending {
+	return s.writeLater(ctx, func(ctx context.Context, tx *wtx) error {
+		it, err := s.finish(ctx, tx, queueNumber, StateSent, "", result)
 		if err != nil {
 			return err
 		}
@@ -335,32 +374,33 @@ func (s *Store) MarkSent(ctx context.Context, queueNumber int64, result string, 
 			}
 		}
 		return s.addSentAck(ctx, tx, it)
-	})
-	if err != nil {
-		return fmt.Errorf("mark sent: %w", err)
-	}
-	return nil
+	}).wrapped(func(err error) error { return fmt.Errorf("mark sent: %w", err) })
 }
 
 // MarkFailed ends a send for good with a reason and puts a "failed" ack in the webhook outbox when
 // ack notifications are on.
 func (s *Store) MarkFailed(ctx context.Context, queueNumber int64, reason string) error {
-	err := s.write(ctx, func(ctx context.Context, tx *wtx) error {
+	return s.MarkFailedLater(ctx, queueNumber, reason).Wait()
+}
+
+// MarkFailedLater is MarkFailed without waiting for the commit.
+func (s *Store) MarkFailedLater(ctx context.Context, queueNumber int64, reason string) *Pending {
+	return s.writeLater(ctx, func(ctx context.Context, tx *wtx) error {
 		it, err := s.finish(ctx, tx, queueNumber, StateFailed, reason, "")
 		if err != nil {
 			return err
 		}
 		return s.addAck(ctx, tx, chat.Ack{ID: it.MessageID, QueueNumber: it.QueueNumber, ChatID: it.ChatID,
 			Status: chat.AckFailed, Reason: reason, Type: ackType(it)})
-	})
-	if err != nil {
-		return fmt.Errorf("mark failed: %w", err)
-	}
-	return nil
+	}).wrapped(func(err error) error { return fmt.Errorf("mark failed: %w", err) })
 }
 
 func (s *Store) finish(ctx context.Context, tx *wtx, qn int64, state, reason, result string) (Item, error) {
-	it, err := scanItem(tx.QueryRowContext(ctx, `SELECT `+itemColumns+` FROM mo_queue WHERE queue_number = $1`, qn))
+	row, err := tx.queryRowCached(ctx, `SELECT `+itemColumns+` FROM mo_queue WHERE queue_number = $1`, qn)
+	if err != nil {
+		return Item{}, fmt.Errorf("reading queue item %d: %w", qn, err)
+	}
+	it, err := scanItem(row)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Item{}, fmt.Errorf("queue item %d: %w", qn, ErrNotFound)
 	}
@@ -386,7 +426,7 @@ func (s *Store) finish(ctx context.Context, tx *wtx, qn int64, state, reason, re
 		it.MessageID = chat.MessageID{FromMe: true, Chat: gid, WAID: it.WAID}.String()
 	}
 	// A receipt recorded while the item was sending stays: acks only move forward.
-	_, err = tx.ExecContext(ctx, `UPDATE mo_queue SET state = $1, reason = $2, result = $3,
+	_, err = tx.execCached(ctx, `UPDATE mo_queue SET state = $1, reason = $2, result = $3,
 		ack = CASE WHEN ack IN ($9, $10) THEN ack ELSE $4 END, done_at = $5,
 		chat_id = $6, message_id = $7 WHERE queue_number = $8`,
 		state, reason, result, ack, time.Now().UnixMilli(), it.ChatID, it.MessageID, qn, chat.AckDelivered, chat.AckViewed)

@@ -75,22 +75,80 @@ func (s *Store) write(ctx context.Context, fn func(ctx context.Context, tx *wtx)
 
 // submit hands a request to the writer and waits for its outcome.
 func (s *Store) submit(ctx context.Context, req *writeReq) error {
+	return s.submitLater(ctx, req).Wait()
+}
+
+// writeLater is write without waiting: the request is handed to the writer (in the order of the
+// calls, so one goroutine's writes commit in the order it made them) and the returned Pending
+// tells its outcome.
+func (s *Store) writeLater(ctx context.Context, fn func(ctx context.Context, tx *wtx) error) *Pending {
+	return s.submitLater(ctx, &writeReq{fn: fn, done: make(chan error, 1)})
+}
+
+// submitLater hands a request to the writer; it blocks only while the writer's queue is full.
+func (s *Store) submitLater(ctx context.Context, req *writeReq) *Pending {
 	select {
 	case s.writes <- req:
+		return &Pending{req: req}
 	case <-s.stop:
-		return ErrClosed
+		return &Pending{err: ErrClosed, waited: true}
 	case <-ctx.Done():
-		return fmt.Errorf("waiting for the store writer: %w", ctx.Err())
+		return &Pending{err: fmt.Errorf("waiting for the store writer: %w", ctx.Err()), waited: true}
 	}
-	// Once submitted the request is committed or refused as a whole; wait for the answer so the
-	// caller never reports failure for a committed write.
-	err := <-req.done
-	if err == nil {
-		for _, f := range req.after {
-			f()
+}
+
+// Pending is a write handed to the store's writer whose commit has not been waited for. It is
+// not safe for concurrent use.
+type Pending struct {
+	req    *writeReq
+	err    error
+	waited bool
+	wrap   func(error) error // the caller's error context, applied once
+}
+
+// Wait blocks until the write committed or failed and returns its error. Once submitted a write
+// is committed or refused as a whole, so a nil error means committed and nothing is ever
+// reported failed that committed.
+func (p *Pending) Wait() error {
+	if !p.waited {
+		p.waited = true
+		p.err = <-p.req.done
+		if p.err == nil {
+			for _, f := range p.req.after {
+				f()
+			}
+		}
+		if p.err != nil && p.wrap != nil {
+			p.err = p.wrap(p.err)
 		}
 	}
-	return err
+	return p.err
+}
+
+// Done reports, without blocking, whether the write's outcome is known (Wait then returns at once).
+func (p *Pending) Done() bool {
+	if p.waited {
+		return true
+	}
+	select {
+	case err := <-p.req.done:
+		p.req.done <- err // for Wait
+		return true
+	default:
+		return false
+	}
+}
+
+// wrapped sets how the error is reported and returns p.
+func (p *Pending) wrapped(f func(error) error) *Pending {
+	if p.waited {
+		if p.err != nil {
+			p.err = f(p.err)
+		}
+		return p
+	}
+	p.wrap = f
+	return p
 }
 
 // writer runs write requests, grouping those that wait into one transaction.
