@@ -2,10 +2,9 @@ package main
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
-	"net/url"
-	"path/filepath"
 	"time"
 
 	"go.mau.fi/whatsmeow"
@@ -18,11 +17,13 @@ import (
 
 	"github.com/messenger-operator/messenger-operator/sandbox/sandboxclient"
 
+	_ "github.com/jackc/pgx/v5/stdlib"
 	_ "modernc.org/sqlite"
 )
 
 // baseline is a plain whatsmeow client: its own SQLite file with the pragmas of the instance's
-// store (WAL, synchronous=FULL), no logging, nothing but SendMessage.
+// store (WAL, synchronous=FULL), or its own PostgreSQL database, no logging, nothing but
+// SendMessage.
 type baseline struct {
 	cli       *whatsmeow.Client
 	db        *sqlstore.Container
@@ -30,13 +31,15 @@ type baseline struct {
 	connected chan struct{}
 }
 
-func newBaseline(ctx context.Context, sandboxURL, dir string) (*baseline, error) {
-	q := url.Values{}
-	for _, p := range []string{"foreign_keys(1)", "busy_timeout(10000)", "journal_mode(WAL)", "synchronous(FULL)"} {
-		q.Add("_pragma", p)
-	}
-	db, err := sqlstore.New(ctx, "sqlite", "file:"+filepath.Join(dir, "baseline.db")+"?"+q.Encode(), waLog.Noop)
+func newBaseline(ctx context.Context, sandboxURL, dialect, dsn string) (*baseline, error) {
+	driver := map[string]string{"sqlite": "sqlite", "postgres": "pgx"}[dialect]
+	raw, err := sql.Open(driver, dsn)
 	if err != nil {
+		return nil, fmt.Errorf("baseline store: %w", err)
+	}
+	db := sqlstore.NewWithDB(raw, dialect, waLog.Noop)
+	if err := db.Upgrade(ctx); err != nil {
+		_ = raw.Close()
 		return nil, fmt.Errorf("baseline store: %w", err)
 	}
 	dev, err := db.GetFirstDevice(ctx)
@@ -116,6 +119,12 @@ func (b *baseline) send(ctx context.Context, phone, prefix string, n int) error 
 		}
 	}
 	return nil
+}
+
+// sendOne sends one text to phone.
+func (b *baseline) sendOne(ctx context.Context, phone, body string) error {
+	_, err := b.cli.SendMessage(ctx, types.NewJID(phone, types.DefaultUserServer), &waE2E.Message{Conversation: proto.String(body)})
+	return err
 }
 
 func (b *baseline) close() {
