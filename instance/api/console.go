@@ -15,7 +15,8 @@ func (s *Server) mountConsole(r *gin.Engine) error {
 		return err
 	}
 	h := gin.WrapH(c)
-	r.Any(console.Prefix, h)
-	r.Any(console.Prefix+"/*path", h)
+	r.GET(console.Prefix, h)
+	r.GET(console.Prefix+"/*path", h)
+	r.POST(console.Prefix+"/*path", h)
 	return nil
 }
