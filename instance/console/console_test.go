@@ -17,6 +17,7 @@ import (
 
 	"github.com/messenger-operator/messenger-operator/instance/account"
 	"github.com/messenger-operator/messenger-operator/instance/api"
+	"github.com/messenger-operator/messenger-operator/instance/chat"
 	"github.com/messenger-operator/messenger-operator/instance/console"
 	"github.com/messenger-operator/messenger-operator/instance/fetch"
 	"github.com/messenger-operator/messenger-operator/instance/media"
@@ -386,4 +387,28 @@ func (r *rig) queueLength() int {
 		r.t.Fatalf("queue: %v %s", err, a.body)
 	}
 	return q.TotalMessages
+}
+
+// Once authenticated the page shows the phone, the queue with its items and the recent messages,
+// everything escaped.
+func TestConsoleAccountView(t *testing.T) {
+	r := newRig(t)
+	r.eng.set(account.Status{AccountStatus: account.StatusAuthenticated, Substatus: account.SubstatusConnected})
+	r.sendMessage("queued <i>text</i>")
+	if _, _, err := r.st.AppendMessage(context.Background(), chat.Message{ID: "false_15550002222@c.us_3EB0C0NS0LE",
+		Body: `<script>alert("x")</script>`, Type: "chat", ChatID: "15550002222@c.us", Time: time.Now().Unix()}); err != nil {
+		t.Fatal(err)
+	}
+	c := r.client()
+	r.login(c)
+	a := r.do(c, "GET", "/console/", nil)
+	for _, want := range []string{">authenticated<", "+15550001111 (Console &lt;b&gt;Test&lt;/b&gt;)", "(1 waiting)",
+		"queued &lt;i&gt;text&lt;/i&gt;", "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;"} {
+		if !strings.Contains(a.body, want) {
+			t.Errorf("the account view lacks %q", want)
+		}
+	}
+	if strings.Contains(a.body, "<script>alert") || strings.Contains(a.body, `id="qr"`) || strings.Contains(a.body, "http-equiv") {
+		t.Fatalf("account view:\n%s", a.body)
+	}
 }
