@@ -412,3 +412,29 @@ func TestConsoleAccountView(t *testing.T) {
 		t.Fatalf("account view:\n%s", a.body)
 	}
 }
+
+// Under a path prefix (/instance<id>/, as the gateway routes chat-api.com URLs) every link stays
+// under it: the redirect, the sign-in, the QR image.
+func TestConsoleUnderPrefix(t *testing.T) {
+	r := newRig(t)
+	c := r.client()
+	const p = "/instance12345"
+	if a := r.do(c, "GET", p+"/console", nil); a.code != http.StatusSeeOther || a.header.Get("Location") != "console/" {
+		t.Fatalf("redirect: %d %v", a.code, a.header)
+	}
+	page := r.do(c, "GET", p+"/console/", nil)
+	if !strings.Contains(page.body, `action="./login"`) || strings.Contains(page.body, `="/`) {
+		t.Fatalf("login page has absolute links:\n%s", page.body)
+	}
+	if a := r.do(c, "POST", p+"/console/login", url.Values{"token": {token}}); a.code != http.StatusSeeOther {
+		t.Fatalf("login: %d", a.code)
+	}
+	page = r.do(c, "GET", p+"/console/", nil)
+	src := regexp.MustCompile(`<img id="qr" src="([^"]+)"`).FindStringSubmatch(page.body)
+	if src == nil || strings.Contains(page.body, `="/`) {
+		t.Fatalf("page under the prefix:\n%s", page.body)
+	}
+	if png := r.do(c, "GET", p+"/console/"+strings.ReplaceAll(src[1], "&amp;", "&"), nil); png.code != 200 {
+		t.Fatalf("QR image under the prefix: %d", png.code)
+	}
+}
