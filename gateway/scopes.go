@@ -119,5 +119,24 @@ func RequiredScope(method, path string) Scope {
 	if (method == http.MethodGet || method == http.MethodHead) && strings.HasPrefix(path, mediaPrefix) && !strings.Contains(path, "..") {
 		return ScopeRead
 	}
+	if s, ok := consoleScope(method, path); ok {
+		return s
+	}
 	return ScopeAdmin
+}
+
+// consoleScope classifies the instance's web console (/console, package instance/console):
+// viewing it (pages, live state, QR image, media previews) and signing in or out is read; its
+// actions (reboot, logout, clear queue) are admin.
+func consoleScope(method, path string) (Scope, bool) {
+	if path != "/console" && !strings.HasPrefix(path, "/console/") || strings.Contains(path, "..") {
+		return ScopeNone, false
+	}
+	switch {
+	case method == http.MethodGet || method == http.MethodHead:
+		return ScopeRead, true
+	case method == http.MethodPost && (path == "/console/login" || path == "/console/signout"):
+		return ScopeRead, true
+	}
+	return ScopeAdmin, true
 }

@@ -577,7 +577,7 @@ func TestProbesMetricsOpenAPI(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, r := range h.srv.engine.Routes() {
-		path := strings.ReplaceAll(r.Path, "*file", "{file}")
+		path := strings.NewReplacer("*file", "{file}", "*path", "{path}").Replace(r.Path)
 		if _, ok := doc.Paths[path][strings.ToLower(r.Method)]; !ok {
 			t.Errorf("openapi.json lacks %s %s", r.Method, path)
 		}

@@ -149,6 +149,9 @@ func New(opts Options) (*Server, error) {
 		s.metrics = m
 	}
 	s.engine = s.routes()
+	if err := s.mountConsole(s.engine); err != nil {
+		return nil, err
+	}
 	return s, nil
 }
 
