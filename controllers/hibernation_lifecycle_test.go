@@ -36,11 +36,12 @@ func connectAgent(t *testing.T, ns, name string, messageNumber int64) {
 	}
 }
 
-// stopAgent writes what the agent writes when its process stops.
-func stopAgent(t *testing.T, ns, name string) {
+// stopAgent writes what the agent writes when its process stops (its counters stay).
+func stopAgent(t *testing.T, ns, name string, messageNumber int64) {
 	t.Helper()
 	ac := v1alpha1ac.MessengerInstance(name, ns).WithStatus(v1alpha1ac.MessengerInstanceStatus().
 		WithAccountStatus(v1alpha1.AccountStatusAuthenticated).
+		WithLastMessageNumber(messageNumber).
 		WithConditions(metav1ac.Condition().WithType(v1alpha1.ConditionAuthenticated).WithStatus(metav1.ConditionFalse).
 			WithReason(agent.ReasonStopped).WithMessage("stopped").WithLastTransitionTime(metav1.NewTime(hibClock.Now()))))
 	if err := k8s.Status().Apply(context.Background(), ac, client.FieldOwner(agent.FieldManager), client.ForceOwnership); err != nil {
@@ -144,7 +145,7 @@ func TestHibernationLifecycle(t *testing.T) {
 	// Idle for idleAfter since the call: scaled to zero.
 	step(t, ns, name, 3*time.Minute+time.Second)
 	waitHibernated(t, ns, name, metav1.ConditionTrue, controllers.ReasonIdle, 0)
-	stopAgent(t, ns, name)
+	stopAgent(t, ns, name, 4)
 	simulatePod(t, ns, name, 0, 0)
 	mi := waitReady(t, ns, name, controllers.ReasonHibernated)
 	if s := kstatusOf(t, mi); s != status.CurrentStatus {
@@ -170,7 +171,7 @@ func TestHibernationLifecycle(t *testing.T) {
 	// Idle again, then wakeEvery is due: woken on schedule.
 	step(t, ns, name, 5*time.Minute+time.Second)
 	waitHibernated(t, ns, name, metav1.ConditionTrue, controllers.ReasonIdle, 0)
-	stopAgent(t, ns, name)
+	stopAgent(t, ns, name, 4)
 	simulatePod(t, ns, name, 0, 0)
 	step(t, ns, name, time.Hour+time.Second)
 	mi = waitHibernated(t, ns, name, metav1.ConditionFalse, controllers.ReasonWaking, 1)

@@ -39,6 +39,7 @@ func (g *Gateway) newProxy() http.Handler {
 		ResponseHeaderTimeout: 5 * time.Minute,
 		ExpectContinueTimeout: time.Second,
 	}
+	g.transport = transport
 	return &httputil.ReverseProxy{
 		Rewrite:       rewrite,
 		Transport:     transport,

@@ -76,6 +76,12 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request) string {
 		g.reject(w, http.StatusBadGateway, "upstream", "instance has no endpoint yet")
 		return c.name
 	}
+	if err := g.hold(ctx, mi, base); err != nil {
+		w.Header().Set("Retry-After", strconv.Itoa(retryAfter(g.opts.WakeTimeout/6)))
+		g.reject(w, http.StatusServiceUnavailable, "waking", "the instance is hibernated and waking up: retry shortly")
+		return c.name
+	}
+	g.recordCall(mi, time.Now())
 	up := &upstream{base: base, path: t.rest, rawPath: t.rawRest, token: token}
 	g.proxy.ServeHTTP(w, r.WithContext(context.WithValue(ctx, upstreamKey{}, up)))
 	return c.name
