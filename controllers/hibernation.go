@@ -1,6 +1,7 @@
 package controllers
 
 import (
+	"context"
 	"fmt"
 	"time"
 
@@ -32,6 +33,10 @@ const (
 // DefaultCollectWindow is how long an instance woken by wakeEvery stays up, from the time it
 // is connected again, to receive what WhatsApp kept, when nothing else keeps it awake.
 const DefaultCollectWindow = time.Minute
+
+// fallAsleepDelay is the time between the status saying Hibernated=True and the scale-down, for
+// the gateway's informers to see it first.
+const fallAsleepDelay = time.Second
 
 // HibernationPlan is what one reconcile decided about hibernation (PlanHibernation).
 type HibernationPlan struct {
@@ -177,10 +182,13 @@ func Hibernating(mi *v1alpha1.MessengerInstance) bool {
 		meta.IsStatusConditionTrue(mi.Status.Conditions, v1alpha1.ConditionHibernated)
 }
 
-// withPlan returns the view of mi the builders see: its Hibernated condition as planned. mi
-// itself is not changed (its status is compared with what is written).
+// withPlan returns the view of mi the builders see. A plan that wakes the instance is applied at
+// once (its Hibernated condition cleared in the view; mi itself is not changed, its status is
+// compared with what is written). A plan that puts it to sleep is applied by the reconcile after
+// the status says Hibernated=True (fallAsleepDelay later), so that the gateway holds new calls
+// instead of sending them to a pod that is stopping.
 func withPlan(mi *v1alpha1.MessengerInstance, p *HibernationPlan) *v1alpha1.MessengerInstance {
-	if p == nil || p.Asleep == Hibernating(mi) {
+	if p == nil || p.Asleep || !Hibernating(mi) {
 		return mi
 	}
 	view := mi.DeepCopy()
@@ -247,8 +255,12 @@ func (r *Reconciler) afterHibernation(mi *v1alpha1.MessengerInstance, obs Observ
 			r.Metrics.hibernationTransition("wake", p.Woke)
 		}
 	}
-	if p.RequeueAfter > 0 && (requeue == 0 || p.RequeueAfter < requeue) {
-		return p.RequeueAfter
+	next := p.RequeueAfter
+	if p.Fell {
+		next = fallAsleepDelay // the status says Hibernated; the next reconcile scales to zero
+	}
+	if next > 0 && (requeue == 0 || next < requeue) {
+		return next
 	}
 	return requeue
 }
@@ -284,4 +296,20 @@ func hibernationStatusAC(st v1alpha1.HibernationStatus) *v1alpha1ac.HibernationS
 		ac.WithNextWakeTime(*st.NextWakeTime)
 	}
 	return ac
+}
+
+// wakeForLogout scales a hibernated instance that is being deleted with deletionPolicy Logout
+// back to one pod, so that it can be asked to log out (the logout is retried until it serves).
+func (r *Reconciler) wakeForLogout(ctx context.Context, mi *v1alpha1.MessengerInstance) error {
+	if !Hibernating(mi) {
+		return nil
+	}
+	view := mi.DeepCopy()
+	meta.RemoveStatusCondition(&view.Status.Conditions, v1alpha1.ConditionHibernated)
+	for _, c := range r.children() {
+		if c.kind == "StatefulSet" {
+			return r.applyChild(ctx, view, c)
+		}
+	}
+	return nil
 }

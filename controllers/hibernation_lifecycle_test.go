@@ -83,7 +83,7 @@ func waitHibernated(t *testing.T, ns, name string, want metav1.ConditionStatus, 
 		mi = getInstance(t, ns, name)
 		c := meta.FindStatusCondition(mi.Status.Conditions, v1alpha1.ConditionHibernated)
 		if c == nil || c.Status != want || c.Reason != reason {
-			return fmt.Errorf("Hibernated = %+v", c)
+			return fmt.Errorf("Hibernated = %+v; status.hibernation %+v; now %v; conditions %+v", c, mi.Status.Hibernation, hibClock.Now(), mi.Status.Conditions)
 		}
 		sts := &appsv1.StatefulSet{}
 		if err := k8s.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: name}, sts); err != nil {
@@ -95,6 +95,18 @@ func waitHibernated(t *testing.T, ns, name string, want metav1.ConditionStatus, 
 		return nil
 	})
 	return mi
+}
+
+// waitObserved waits until the operator counted the agent's message number (it saw the
+// connection), so that a clock step is not merged with it into one reconcile.
+func waitObserved(t *testing.T, ns, name string, n int64) {
+	t.Helper()
+	eventually(t, "the message number counted as activity", func() error {
+		if h := getInstance(t, ns, name).Status.Hibernation; h == nil || h.ObservedMessageNumber != n || h.LastActivityTime == nil {
+			return fmt.Errorf("status.hibernation = %+v", h)
+		}
+		return nil
+	})
 }
 
 // waitEvent waits for an event about the instance with the given reason.
@@ -129,12 +141,7 @@ func TestHibernationLifecycle(t *testing.T) {
 	simulatePod(t, ns, name, 1, 1)
 	connectAgent(t, ns, name, 4)
 	waitHibernated(t, ns, name, metav1.ConditionFalse, controllers.ReasonActive, 1)
-	eventually(t, "the message number counted as activity", func() error {
-		if h := getInstance(t, ns, name).Status.Hibernation; h == nil || h.ObservedMessageNumber != 4 || h.LastActivityTime == nil {
-			return fmt.Errorf("status.hibernation = %+v", h)
-		}
-		return nil
-	})
+	waitObserved(t, ns, name, 4)
 
 	// Not yet idle after 4 minutes; a call through the gateway then moves the deadline.
 	step(t, ns, name, 4*time.Minute)
@@ -206,4 +213,46 @@ func TestHibernationLifecycle(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// Deleting a hibernated instance with deletionPolicy Logout first scales it back to one pod, so
+// that it can be asked to log out; the finalizer goes once it answered.
+func TestHibernatedLogoutWakesFirst(t *testing.T) {
+	requireEnv(t)
+	ns := newNamespace(t)
+	const name = "farewell"
+	createInstance(t, ns, name, func(mi *v1alpha1.MessengerInstance) {
+		mi.Spec.DeletionPolicy = v1alpha1.DeletionPolicyLogout
+		mi.Spec.Hibernation = &v1alpha1.HibernationSpec{IdleAfter: metav1.Duration{Duration: time.Minute}}
+	})
+	endpoint := "http://" + name + "." + ns + ".svc:8080"
+	instances.setFail(endpoint, fmt.Errorf("connection refused"))
+	simulatePod(t, ns, name, 1, 1)
+	connectAgent(t, ns, name, 1)
+	waitHibernated(t, ns, name, metav1.ConditionFalse, controllers.ReasonActive, 1)
+	waitObserved(t, ns, name, 1)
+	step(t, ns, name, 2*time.Minute)
+	waitHibernated(t, ns, name, metav1.ConditionTrue, controllers.ReasonIdle, 0)
+	simulatePod(t, ns, name, 0, 0)
+	if err := k8s.Delete(context.Background(), getInstance(t, ns, name)); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the StatefulSet scaled back to one for the logout", func() error {
+		sts := &appsv1.StatefulSet{}
+		if err := k8s.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: name}, sts); err != nil {
+			return err
+		}
+		return map[bool]error{true: nil, false: fmt.Errorf("replicas %d", *sts.Spec.Replicas)}[*sts.Spec.Replicas == 1]
+	})
+	instances.setFail(endpoint, nil) // the pod serves now
+	eventually(t, "deleted after the logout", func() error {
+		err := k8s.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: name}, &v1alpha1.MessengerInstance{})
+		if err == nil {
+			return fmt.Errorf("still there")
+		}
+		return client.IgnoreNotFound(err)
+	})
+	if len(instances.callsTo(endpoint)) < 2 {
+		t.Errorf("logout calls = %d, want the failed one(s) and the answered one", len(instances.callsTo(endpoint)))
+	}
 }

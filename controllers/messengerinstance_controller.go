@@ -424,6 +424,9 @@ func (r *Reconciler) reconcileDelete(ctx context.Context, mi *v1alpha1.Messenger
 	}
 	logger := log.FromContext(ctx).WithValues("messengerInstance", client.ObjectKeyFromObject(mi))
 	if mi.Spec.DeletionPolicy == v1alpha1.DeletionPolicyLogout && !mi.Spec.Suspend {
+		if werr := r.wakeForLogout(ctx, mi); werr != nil {
+			return ctrl.Result{}, werr
+		}
 		err := r.logout(ctx, mi)
 		switch {
 		case err == nil:
