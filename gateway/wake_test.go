@@ -26,9 +26,17 @@ import (
 type sleeper struct {
 	awake  atomic.Bool
 	served atomic.Int32
+	drop   bool // asleep, calls other than /readyz find no server (the connection is closed)
 }
 
 func (s *sleeper) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if !s.awake.Load() && s.drop && r.URL.Path != "/readyz" {
+		conn, _, err := http.NewResponseController(w).Hijack()
+		if err == nil {
+			_ = conn.Close()
+		}
+		return
+	}
 	if !s.awake.Load() {
 		w.WriteHeader(http.StatusServiceUnavailable)
 		return
@@ -82,16 +90,7 @@ func TestWakeHoldsCallsUntilServing(t *testing.T) {
 		s = hibernatedInstance(f, "dozy", metav1.ConditionTrue, controllers.ReasonIdle)
 	})
 	operator := make(chan string, 1)
-	go func() {
-		defer close(operator)
-		for range time.Tick(20 * time.Millisecond) {
-			if v := f.annotations("dozy")[v1alpha1.WakeAnnotation]; v != "" {
-				s.awake.Store(true)
-				operator <- v
-				return
-			}
-		}
-	}()
+	go playOperator(f, "dozy", s, operator)
 	var wg sync.WaitGroup
 	codes := make([]int, 3)
 	for i := range codes {
@@ -116,6 +115,38 @@ func TestWakeHoldsCallsUntilServing(t *testing.T) {
 	ann := f.annotations("dozy")
 	if _, err := time.Parse(time.RFC3339Nano, ann[v1alpha1.LastCallAnnotation]); err != nil {
 		t.Errorf("last-call annotation %q: %v", ann[v1alpha1.LastCallAnnotation], err)
+	}
+}
+
+// playOperator wakes the double when the wake annotation appears, and sends its value.
+func playOperator(f *fixture, name string, s *sleeper, operator chan<- string) {
+	defer close(operator)
+	for range time.Tick(20 * time.Millisecond) {
+		if v := f.annotations(name)[v1alpha1.WakeAnnotation]; v != "" {
+			s.awake.Store(true)
+			operator <- v
+			return
+		}
+	}
+}
+
+// An instance the cache still shows awake but that has no pod any more (it was just scaled to
+// zero): the gateway requests a wake and a call without a body is held and sent again.
+func TestUnreachableInstanceIsWoken(t *testing.T) {
+	requireEnv(t)
+	var s *sleeper
+	f := startFixture(t, gateway.Options{WakeTimeout: time.Minute}, func(f *fixture) {
+		s = hibernatedInstance(f, "justasleep", metav1.ConditionFalse, controllers.ReasonActive)
+		s.drop = true
+	})
+	operator := make(chan string, 1)
+	go playOperator(f, "justasleep", s, operator)
+	var got seen
+	if resp := f.call("GET", "/"+f.ns+"/justasleep/status", "justasleep-secret", nil, &got); resp.StatusCode != 200 || got.Path != "/status" {
+		t.Fatalf("status %d, upstream saw %+v; want the call held and answered", resp.StatusCode, got)
+	}
+	if v := <-operator; v == "" {
+		t.Fatal("no wake annotation")
 	}
 }
 

@@ -14,8 +14,10 @@ import (
 	"flag"
 	"fmt"
 	"log"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -70,7 +72,8 @@ func run(ctx context.Context, binary string, n int, idle time.Duration) error {
 	if err := pair(ctx, h); err != nil {
 		return fmt.Errorf("pairing: %w", err)
 	}
-	gw, err := gateway.New(h.Config, gateway.Options{DialContext: h.Node.DialContext, WakeTimeout: time.Minute})
+	gw, err := gateway.New(h.Config, gateway.Options{DialContext: h.Node.DialContext, WakeTimeout: time.Minute,
+		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))})
 	if err != nil {
 		return err
 	}
