@@ -27,6 +27,7 @@ type gatewayFlags struct {
 	namespaces                    []string
 	keyRate, instanceRate         float64
 	keyBurst, instanceBurst       int
+	wakeTimeout, activityInterval time.Duration
 }
 
 func gatewayCommand() *cobra.Command {
@@ -50,6 +51,8 @@ func gatewayCommand() *cobra.Command {
 	f.IntVar(&fl.keyBurst, "key-burst", 40, "burst of each API key unless the key's Secret sets burst")
 	f.Float64Var(&fl.instanceRate, "instance-rate", 50, "requests/s to one instance from all callers together; 0 = no limit")
 	f.IntVar(&fl.instanceBurst, "instance-burst", 100, "burst of one instance")
+	f.DurationVar(&fl.wakeTimeout, "wake-timeout", gateway.DefaultWakeTimeout, "how long a call to a hibernated instance is held while it wakes; then 503 with Retry-After")
+	f.DurationVar(&fl.activityInterval, "activity-interval", gateway.DefaultActivityInterval, "least time between two last-call stamps of one hibernating instance (at most a quarter of its idleAfter)")
 	return c
 }
 
@@ -63,10 +66,12 @@ func runGateway(parent context.Context, fl gatewayFlags) error {
 		return err
 	}
 	g, err := gateway.New(cfg, gateway.Options{
-		Namespaces:    fl.namespaces,
-		KeyLimit:      gateway.Limit{Rate: fl.keyRate, Burst: fl.keyBurst},
-		InstanceLimit: gateway.Limit{Rate: fl.instanceRate, Burst: fl.instanceBurst},
-		Logger:        log,
+		Namespaces:       fl.namespaces,
+		KeyLimit:         gateway.Limit{Rate: fl.keyRate, Burst: fl.keyBurst},
+		InstanceLimit:    gateway.Limit{Rate: fl.instanceRate, Burst: fl.instanceBurst},
+		Logger:           log,
+		WakeTimeout:      fl.wakeTimeout,
+		ActivityInterval: fl.activityInterval,
 	})
 	if err != nil {
 		return err

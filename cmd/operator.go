@@ -73,6 +73,7 @@ func operatorCommand() *cobra.Command {
 		"comma-separated CIDRs every instance may deliver webhooks to although private, e.g. the cluster's Service and Pod CIDRs; spec.webhook.allowNetworks adds to them")
 	f.IntVar(&opts.MaxConcurrentReconciles, "max-concurrent-reconciles", 4, "MessengerInstances reconciled in parallel")
 	f.DurationVar(&opts.LogoutGracePeriod, "logout-grace-period", 0, "how long deletion with deletionPolicy Logout waits for the instance (default 2m)")
+	f.DurationVar(&opts.HibernationCollectWindow, "hibernation-collect-window", controllers.DefaultCollectWindow, "how long an instance woken by spec.hibernation.wakeEvery stays up once connected, to receive what WhatsApp kept")
 	f.StringVar(&kubeconfig, "kubeconfig", "", "kubeconfig file (default: in-cluster, else $KUBECONFIG or ~/.kube/config)")
 	return c
 }

@@ -48,10 +48,12 @@ type Observation struct {
 	StalledReason, StalledMessage string
 	// ErrorMessage is set when the reconcile failed with an error it will retry.
 	ErrorMessage string
+	// Hibernation is the hibernation plan (nil when spec.hibernation is not set).
+	Hibernation *HibernationPlan
 }
 
 // workloadReady reports whether the StatefulSet has rolled out its current template and its pod
-// is ready (or, suspended, has no pods left), with a message saying what is missing.
+// is ready (or, suspended or hibernated, has no pods left), with a message saying what is missing.
 func workloadReady(sts *appsv1.StatefulSet, suspended bool) (bool, string) {
 	if sts == nil {
 		return false, "waiting for the StatefulSet to be created"
@@ -62,7 +64,7 @@ func workloadReady(sts *appsv1.StatefulSet, suspended bool) (bool, string) {
 	}
 	if suspended {
 		if st.Replicas != 0 {
-			return false, fmt.Sprintf("suspending: %d pod(s) still running", st.Replicas)
+			return false, fmt.Sprintf("scaling to zero: %d pod(s) still running", st.Replicas)
 		}
 		return true, ""
 	}
@@ -86,8 +88,19 @@ func isAuthenticated(o Observation) bool {
 // ComputeConditions returns the Ready, Reconciling and Stalled conditions for an observation,
 // kstatus style: Ready is always present; Reconciling is True while the operator still has work;
 // Stalled is True when only the user can unblock it. Ready is True only when the pod serves and
-// the account is authenticated, or the instance is suspended and scaled to zero.
+// the account is authenticated, or the instance is suspended or hibernated and scaled to zero.
+// With spec.hibernation the Hibernated condition follows.
 func ComputeConditions(o Observation) []metav1.Condition {
+	conds := computeConditions(o)
+	if o.Hibernation != nil {
+		ready, _ := workloadReady(o.Workload, false)
+		conds = append(conds, HibernatedCondition(o.Hibernation, ready, o.Generation))
+	}
+	return conds
+}
+
+// computeConditions returns Ready, Reconciling and Stalled.
+func computeConditions(o Observation) []metav1.Condition {
 	cond := func(t string, s bool, reason, msg string) metav1.Condition {
 		status := metav1.ConditionFalse
 		if s {
@@ -115,8 +128,13 @@ func ComputeConditions(o Observation) []metav1.Condition {
 	if o.ErrorMessage != "" {
 		return set(false, ReasonReconcileFailed, o.ErrorMessage, true, ReasonReconcileFailed, false, ReasonNotStalled)
 	}
-	ok, msg := workloadReady(o.Workload, o.Suspended)
+	asleep := o.Hibernation != nil && o.Hibernation.Asleep
+	ok, msg := workloadReady(o.Workload, o.Suspended || asleep)
 	switch {
+	case asleep && ok:
+		return set(true, ReasonHibernated, "instance is hibernated: idle, scaled to zero, session kept; a call through the gateway wakes it", false, ReasonNotStalled, false, ReasonNotStalled)
+	case asleep:
+		return set(false, ReasonScalingDown, msg, true, ReasonScalingDown, false, ReasonNotStalled)
 	case o.Suspended && ok:
 		return set(true, ReasonSuspended, "instance is suspended: scaled to zero, session kept", false, ReasonNotStalled, false, ReasonNotStalled)
 	case o.Suspended:

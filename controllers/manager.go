@@ -2,6 +2,7 @@ package controllers
 
 import (
 	"github.com/prometheus/client_golang/prometheus"
+	"k8s.io/utils/clock"
 	"k8s.io/utils/ptr"
 	ctrlconfig "sigs.k8s.io/controller-runtime/pkg/config"
 
@@ -51,6 +52,11 @@ type ManagerOptions struct {
 	// MetricsRegistry takes the operator's own metrics; nil is controller-runtime's registry.
 	// A second manager in one process (tests) needs a registry of its own.
 	MetricsRegistry prometheus.Registerer
+	// HibernationCollectWindow is how long an instance woken by wakeEvery stays up once
+	// connected (DefaultCollectWindow when zero).
+	HibernationCollectWindow time.Duration
+	// Clock tells the time of hibernation decisions; nil is the real clock (tests step a fake one).
+	Clock clock.PassiveClock
 	// SecondInProcess lets another manager of this process run the same controller (tests start
 	// more than one operator in one process; controller-runtime refuses a repeated name otherwise).
 	SecondInProcess bool
@@ -134,6 +140,8 @@ func NewManager(cfg *rest.Config, o ManagerOptions) (ctrl.Manager, error) {
 		Build:                   BuildOptions{DefaultImage: o.InstanceImage, WebhookAllowNetworks: o.WebhookAllowNetworks},
 		LogoutGracePeriod:       o.LogoutGracePeriod,
 		MaxConcurrentReconciles: o.MaxConcurrentReconciles,
+		Clock:                   o.Clock,
+		CollectWindow:           o.HibernationCollectWindow,
 	}
 	if err := r.SetupWithManager(mgr); err != nil {
 		return nil, fmt.Errorf("setting up MessengerInstance controller: %w", err)

@@ -19,6 +19,7 @@ import (
 	metav1ac "k8s.io/client-go/applyconfigurations/meta/v1"
 	"k8s.io/client-go/tools/events"
 	"k8s.io/client-go/util/retry"
+	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -50,6 +51,11 @@ type Reconciler struct {
 	LogoutGracePeriod time.Duration
 	// MaxConcurrentReconciles is the number of parallel workers (1 when zero).
 	MaxConcurrentReconciles int
+	// Clock tells the time of hibernation decisions (the real clock when nil; tests step a fake one).
+	Clock clock.PassiveClock
+	// CollectWindow is how long an instance woken by wakeEvery stays up once connected
+	// (DefaultCollectWindow when zero).
+	CollectWindow time.Duration
 }
 
 // errStalled marks a failure only the user can fix; it becomes Stalled=True, not a retry.
@@ -102,6 +108,7 @@ func (r *Reconciler) reconcile(ctx context.Context, mi *v1alpha1.MessengerInstan
 		Suspended:     mi.Spec.Suspend,
 		AccountStatus: mi.Status.AccountStatus,
 		Authenticated: meta.FindStatusCondition(mi.Status.Conditions, v1alpha1.ConditionAuthenticated),
+		Hibernation:   r.planHibernation(mi),
 	}
 
 	// 1. The finalizer follows deletionPolicy: only Logout needs one (the instance must be asked
@@ -125,7 +132,7 @@ func (r *Reconciler) reconcile(ctx context.Context, mi *v1alpha1.MessengerInstan
 	// 4. Apply every child with server-side apply; a field another manager changed is taken back
 	//    (drift repair) because the operator applies with ForceOwnership.
 	if err == nil {
-		err = r.applyChildren(ctx, mi)
+		err = r.applyChildren(ctx, withPlan(mi, obs.Hibernation)) // hibernated: zero replicas
 	}
 
 	// 5. Read the StatefulSet back to see how far the rollout is.
@@ -152,6 +159,7 @@ func (r *Reconciler) reconcile(ctx context.Context, mi *v1alpha1.MessengerInstan
 	if serr := r.applyStatus(ctx, mi, obs, childrenApplied, err == nil); serr != nil {
 		return ctrl.Result{}, errors.Join(err, serr)
 	}
+	result.RequeueAfter = r.afterHibernation(mi, obs, result.RequeueAfter, childrenApplied)
 	if obs.StalledReason != "" {
 		logger.Info("Reconcile stalled until the spec or a referenced Secret changes",
 			"reason", obs.StalledReason, "message", obs.StalledMessage)
@@ -347,7 +355,7 @@ func (r *Reconciler) applyStatus(ctx context.Context, mi *v1alpha1.MessengerInst
 		}
 	}
 	tokenName, _ := TokenSecret(mi)
-	if !statusChanged(mi, conds, observed, handledReboot, tokenName) {
+	if !statusChanged(mi, conds, observed, handledReboot, tokenName) && !hibernationChanged(mi, obs.Hibernation) {
 		return nil
 	}
 	st := v1alpha1ac.MessengerInstanceStatus().
@@ -356,6 +364,9 @@ func (r *Reconciler) applyStatus(ctx context.Context, mi *v1alpha1.MessengerInst
 		WithTokenSecretName(tokenName)
 	if handledReboot != "" {
 		st.WithLastHandledReboot(handledReboot)
+	}
+	if p := obs.Hibernation; p != nil {
+		st.WithHibernation(hibernationStatusAC(p.Status))
 	}
 	for _, c := range conds {
 		st.WithConditions(metav1ac.Condition().
@@ -413,6 +424,9 @@ func (r *Reconciler) reconcileDelete(ctx context.Context, mi *v1alpha1.Messenger
 	}
 	logger := log.FromContext(ctx).WithValues("messengerInstance", client.ObjectKeyFromObject(mi))
 	if mi.Spec.DeletionPolicy == v1alpha1.DeletionPolicyLogout && !mi.Spec.Suspend {
+		if werr := r.wakeForLogout(ctx, mi); werr != nil {
+			return ctrl.Result{}, werr
+		}
 		err := r.logout(ctx, mi)
 		switch {
 		case err == nil:

@@ -15,6 +15,8 @@ type Metrics struct {
 	// ReconcileErrors counts failed reconciles by condition reason: ReconcileFailed (retried)
 	// or a Stalled reason (SecretNotFound, InvalidSpec).
 	ReconcileErrors *prometheus.CounterVec
+	// Hibernations counts hibernation transitions: hibernate, and wake by Requested or Schedule.
+	Hibernations *prometheus.CounterVec
 
 	mu     sync.Mutex
 	byName map[types.NamespacedName]string
@@ -31,13 +33,17 @@ func NewMetrics() *Metrics {
 			Name: "messenger_operator_reconcile_errors_total",
 			Help: "Reconciles of MessengerInstances that failed, by reason.",
 		}, []string{"reason"}),
+		Hibernations: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "messenger_operator_hibernation_transitions_total",
+			Help: "Hibernation transitions of MessengerInstances: hibernate, wake (by reason Requested or Schedule).",
+		}, []string{"transition", "reason"}),
 		byName: map[types.NamespacedName]string{},
 	}
 }
 
 // Register adds the metrics to reg.
 func (m *Metrics) Register(reg prometheus.Registerer) error {
-	for _, c := range []prometheus.Collector{m.Instances, m.ReconcileErrors} {
+	for _, c := range []prometheus.Collector{m.Instances, m.ReconcileErrors, m.Hibernations} {
 		if err := reg.Register(c); err != nil {
 			return err
 		}
@@ -75,4 +81,12 @@ func (m *Metrics) reconcileError(reason string) {
 		return
 	}
 	m.ReconcileErrors.WithLabelValues(reason).Inc()
+}
+
+// hibernationTransition counts one hibernation transition.
+func (m *Metrics) hibernationTransition(transition, reason string) {
+	if m == nil {
+		return
+	}
+	m.Hibernations.WithLabelValues(transition, reason).Inc()
 }

@@ -13,7 +13,8 @@ import (
 
 // relevantChange lets through the updates of a MessengerInstance that can change what the
 // operator does or reports: spec (generation), annotations (reboot requests), deletion,
-// finalizers, and the account state the instance writes. The instance's frequent writes of QR
+// finalizers, and the account state the instance writes (with spec.hibernation also its message
+// counters, which are activity). The instance's frequent writes of QR
 // codes, queue length and message numbers are filtered out, so they cost no reconcile.
 func relevantChange() predicate.Predicate {
 	return predicate.Funcs{
@@ -35,6 +36,11 @@ func relevantUpdate(o, n *v1alpha1.MessengerInstance) bool {
 		!o.DeletionTimestamp.Equal(n.DeletionTimestamp) ||
 		!slices.Equal(o.Finalizers, n.Finalizers) ||
 		o.Status.AccountStatus != n.Status.AccountStatus {
+		return true
+	}
+	// Messages in or out and queued sends are activity that keeps a hibernating instance awake.
+	if n.Spec.Hibernation != nil && (o.Status.LastMessageNumber != n.Status.LastMessageNumber ||
+		(o.Status.QueueLength > 0) != (n.Status.QueueLength > 0)) {
 		return true
 	}
 	// The instance's Authenticated condition feeds Ready. The operator's own status fields are

@@ -56,10 +56,10 @@ func ownerReference(mi *v1alpha1.MessengerInstance) *metav1ac.OwnerReferenceAppl
 }
 
 // BuildStatefulSet returns the StatefulSet that runs the instance server: one replica (zero when
-// suspended), the data volume from a claim template unless the session lives in PostgreSQL.
+// suspended or hibernated), the data volume from a claim template unless the session lives in PostgreSQL.
 func BuildStatefulSet(mi *v1alpha1.MessengerInstance, opts BuildOptions) *appsv1ac.StatefulSetApplyConfiguration {
 	replicas := int32(1)
-	if mi.Spec.Suspend {
+	if mi.Spec.Suspend || Hibernating(mi) {
 		replicas = 0
 	}
 	whenDeleted := appsv1.RetainPersistentVolumeClaimRetentionPolicyType

@@ -13,6 +13,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/rest"
+	clocktesting "k8s.io/utils/clock/testing"
 	"sigs.k8s.io/cli-utils/pkg/kstatus/status"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -31,7 +32,13 @@ var (
 	restConfig *rest.Config
 	scheme     *runtime.Scheme
 	instances  = &fakeInstances{fail: map[string]error{}}
+	// hibClock is the operator's clock for hibernation decisions: tests step it (only instances
+	// with spec.hibernation read it).
+	hibClock = clocktesting.NewFakeClock(time.Now())
 )
+
+// collectWindow is the operator's --hibernation-collect-window in these tests.
+const collectWindow = 2 * time.Minute
 
 // logoutGrace is short so that the "instance never answers" case ends quickly.
 const logoutGrace = 3 * time.Second
@@ -45,12 +52,14 @@ func startManager(env *testenv.Env) (func(), error) {
 	testEnv, restConfig, k8s, scheme = env.Environment, env.Config, env.Client, env.Client.Scheme()
 	ctrl.SetLogger(logr.FromSlogHandler(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: logLevel()})))
 	mgr, err := controllers.NewManager(env.Config, controllers.ManagerOptions{
-		MetricsBindAddress:      "0",
-		HealthProbeBindAddress:  "0",
-		MaxConcurrentReconciles: 4,
-		InstanceImage:           "messenger-operator:test",
-		Instances:               instances,
-		LogoutGracePeriod:       logoutGrace,
+		MetricsBindAddress:       "0",
+		HealthProbeBindAddress:   "0",
+		MaxConcurrentReconciles:  4,
+		InstanceImage:            "messenger-operator:test",
+		Instances:                instances,
+		LogoutGracePeriod:        logoutGrace,
+		Clock:                    hibClock,
+		HibernationCollectWindow: collectWindow,
 	})
 	if err != nil {
 		return nil, err

@@ -47,6 +47,11 @@ func TestCRDValidationRejectsBadSpecs(t *testing.T) {
 			SendJitter: &metav1.Duration{Duration: -time.Second}}}, "settings.sendJitter must be a duration between 0s and 1h"},
 		{"settings dailyLimit negative", "", v1alpha1.MessengerInstanceSpec{Settings: &v1alpha1.SettingsSpec{
 			DailyLimit: ptr.To(int32(-1))}}, "spec.settings.dailyLimit"},
+		{"hibernation idleAfter zero", "", v1alpha1.MessengerInstanceSpec{Hibernation: &v1alpha1.HibernationSpec{}},
+			"hibernation.idleAfter must be a duration between 1s and 720h"},
+		{"hibernation wakeEvery too often", "", v1alpha1.MessengerInstanceSpec{Hibernation: &v1alpha1.HibernationSpec{
+			IdleAfter: metav1.Duration{Duration: time.Minute}, WakeEvery: &metav1.Duration{Duration: time.Second}}},
+			"hibernation.wakeEvery must be a duration between 1m and 720h"},
 		{"storage size zero", "", v1alpha1.MessengerInstanceSpec{Storage: &v1alpha1.StorageSpec{Size: qty("0")}},
 			"storage.size must be a positive quantity"},
 		{"storage and database", "", v1alpha1.MessengerInstanceSpec{

@@ -15,8 +15,10 @@ import (
 	"net/url"
 	"time"
 
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1alpha1 "github.com/messenger-operator/messenger-operator/api/v1alpha1"
 	"github.com/messenger-operator/messenger-operator/controllers"
@@ -39,6 +41,12 @@ type Options struct {
 	InstanceLimit Limit
 	// Logger receives the access log (no secrets) and errors.
 	Logger *slog.Logger
+	// WakeTimeout bounds how long a call to a hibernated instance is held while it wakes; after
+	// it the call gets 503 with Retry-After (DefaultWakeTimeout when zero).
+	WakeTimeout time.Duration
+	// ActivityInterval is the least time between two last-call stamps of one hibernating
+	// instance (DefaultActivityInterval when zero; at most a quarter of its idleAfter).
+	ActivityInterval time.Duration
 }
 
 // Limit is a token-bucket rate: Rate requests per second with bursts of Burst. Rate 0 is no limit.
@@ -49,12 +57,16 @@ type Limit struct {
 
 // Gateway serves the front door. It is an http.Handler; Start runs its informers.
 type Gateway struct {
-	opts    Options
-	cache   cache.Cache
-	proxy   http.Handler
-	limits  *limiters
-	metrics *metrics
-	log     *slog.Logger
+	opts      Options
+	cache     cache.Cache
+	writer    client.Client // annotates MessengerInstances (wake requests, last calls)
+	proxy     http.Handler
+	transport http.RoundTripper
+	wakes     wakes
+	activity  activity
+	limits    *limiters
+	metrics   *metrics
+	log       *slog.Logger
 }
 
 // New builds a Gateway watching the API server at cfg. Call Start before serving.
@@ -65,11 +77,26 @@ func New(cfg *rest.Config, opts Options) (*Gateway, error) {
 	if opts.Resolve == nil {
 		opts.Resolve = ServiceResolver
 	}
+	if opts.WakeTimeout <= 0 {
+		opts.WakeTimeout = DefaultWakeTimeout
+	}
+	if opts.ActivityInterval <= 0 {
+		opts.ActivityInterval = DefaultActivityInterval
+	}
 	c, err := newCache(cfg, opts.Namespaces)
 	if err != nil {
 		return nil, err
 	}
-	g := &Gateway{opts: opts, cache: c, limits: newLimiters(), metrics: newMetrics(), log: opts.Logger}
+	scheme, err := controllers.NewScheme()
+	if err != nil {
+		return nil, err
+	}
+	w, err := client.New(cfg, client.Options{Scheme: scheme})
+	if err != nil {
+		return nil, fmt.Errorf("gateway client: %w", err)
+	}
+	g := &Gateway{opts: opts, cache: c, writer: w, limits: newLimiters(), metrics: newMetrics(), log: opts.Logger,
+		wakes: wakes{by: map[types.NamespacedName]*wakeWait{}}, activity: activity{last: map[types.NamespacedName]time.Time{}}}
 	g.proxy = g.newProxy()
 	return g, nil
 }

@@ -73,8 +73,18 @@ type fixture struct {
 
 func newFixture(t *testing.T, opts gateway.Options) *fixture {
 	t.Helper()
+	return startFixture(t, opts, nil)
+}
+
+// startFixture is newFixture with objects created by before ahead of the gateway's start (its
+// informers have them when it serves).
+func startFixture(t *testing.T, opts gateway.Options, before func(*fixture)) *fixture {
+	t.Helper()
 	env := testenv.Shared(t)
 	f := &fixture{t: t, k: env.Client, ns: testenv.Namespace(t, env.Client, "gw"), up: &upstreams{srv: map[string]*httptest.Server{}}}
+	if before != nil {
+		before(f)
+	}
 	opts.Resolve = f.up.resolve
 	g, err := gateway.New(env.Config, opts)
 	if err != nil {

@@ -16,6 +16,7 @@ type metrics struct {
 	requests *prometheus.CounterVec
 	rejected *prometheus.CounterVec
 	duration prometheus.Histogram
+	wakes    *prometheus.HistogramVec
 }
 
 func newMetrics() *metrics {
@@ -32,8 +33,13 @@ func newMetrics() *metrics {
 			Name: "messenger_gateway_request_duration_seconds", Help: "Time to answer a request through the gateway.",
 			Buckets: prometheus.ExponentialBuckets(0.001, 4, 9),
 		}),
+		wakes: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "messenger_gateway_wake_seconds",
+			Help:    "Time from a call to a hibernated instance until it served (outcome served) or the wait gave up (timeout).",
+			Buckets: prometheus.ExponentialBuckets(0.25, 2, 9),
+		}, []string{"outcome"}),
 	}
-	m.reg.MustRegister(m.requests, m.rejected, m.duration, prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
+	m.reg.MustRegister(m.requests, m.rejected, m.duration, m.wakes, prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
 	return m
 }
 
@@ -43,6 +49,10 @@ func (m *metrics) observe(code int, d time.Duration) {
 }
 
 func (m *metrics) reject(reason string) { m.rejected.WithLabelValues(reason).Inc() }
+
+func (m *metrics) wake(outcome string, d time.Duration) {
+	m.wakes.WithLabelValues(outcome).Observe(d.Seconds())
+}
 
 // OpsHandler serves /healthz, /readyz (informers synced) and /metrics, apart from the API port.
 func (g *Gateway) OpsHandler() http.Handler {

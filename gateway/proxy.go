@@ -21,6 +21,9 @@ type upstream struct {
 	base          *url.URL
 	path, rawPath string
 	token         string
+	// quiet: an unreachable upstream is not answered by the proxy but reported in unreachable
+	// (an instance with spec.hibernation that may have just gone to sleep: the caller wakes it).
+	quiet, unreachable bool
 }
 
 // newProxy builds the streaming reverse proxy: bodies are copied through in both directions, never
@@ -39,6 +42,7 @@ func (g *Gateway) newProxy() http.Handler {
 		ResponseHeaderTimeout: 5 * time.Minute,
 		ExpectContinueTimeout: time.Second,
 	}
+	g.transport = transport
 	return &httputil.ReverseProxy{
 		Rewrite:       rewrite,
 		Transport:     transport,
@@ -47,6 +51,10 @@ func (g *Gateway) newProxy() http.Handler {
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
 			if errors.Is(err, context.Canceled) {
 				return // the client went away
+			}
+			if up, ok := r.Context().Value(upstreamKey{}).(*upstream); ok && up.quiet {
+				up.unreachable = true
+				return
 			}
 			g.log.Warn("upstream failed", "path", r.URL.Path, "error", redact.Error(err).Error())
 			writeError(w, http.StatusBadGateway, "instance unreachable")

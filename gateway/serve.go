@@ -8,6 +8,9 @@ import (
 	"strings"
 	"time"
 
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
 	v1alpha1 "github.com/messenger-operator/messenger-operator/api/v1alpha1"
 	"github.com/messenger-operator/messenger-operator/instance/redact"
 )
@@ -76,9 +79,36 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request) string {
 		g.reject(w, http.StatusBadGateway, "upstream", "instance has no endpoint yet")
 		return c.name
 	}
-	up := &upstream{base: base, path: t.rest, rawPath: t.rawRest, token: token}
+	if err := g.hold(ctx, mi, base); err != nil {
+		w.Header().Set("Retry-After", strconv.Itoa(retryAfter(g.opts.WakeTimeout/6)))
+		g.reject(w, http.StatusServiceUnavailable, "waking", "the instance is hibernated and waking up: retry shortly")
+		return c.name
+	}
+	g.recordCall(mi, time.Now())
+	up := &upstream{base: base, path: t.rest, rawPath: t.rawRest, token: token, quiet: mi.Spec.Hibernation != nil}
 	g.proxy.ServeHTTP(w, r.WithContext(context.WithValue(ctx, upstreamKey{}, up)))
+	if up.unreachable {
+		g.afterUnreachable(w, r, mi, up)
+	}
 	return c.name
+}
+
+// afterUnreachable handles a hibernating instance that had no serving pod although the cache
+// did not say it sleeps yet (it was just scaled to zero): it requests a wake; a call without a
+// body is held until the instance serves and sent again, one with a body gets 503 + Retry-After.
+func (g *Gateway) afterUnreachable(w http.ResponseWriter, r *http.Request, mi *v1alpha1.MessengerInstance, up *upstream) {
+	retry := r.ContentLength == 0 && (r.Body == nil || r.Body == http.NoBody)
+	asleep := mi.DeepCopy()
+	meta.SetStatusCondition(&asleep.Status.Conditions, metav1.Condition{Type: v1alpha1.ConditionHibernated, Status: metav1.ConditionTrue, Reason: "Unreachable"})
+	if !retry {
+		go func() { _ = g.hold(context.WithoutCancel(r.Context()), asleep, up.base) }()
+	} else if err := g.hold(r.Context(), asleep, up.base); err == nil {
+		up.quiet, up.unreachable = false, false
+		g.proxy.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), upstreamKey{}, up)))
+		return
+	}
+	w.Header().Set("Retry-After", strconv.Itoa(retryAfter(g.opts.WakeTimeout/6)))
+	g.reject(w, http.StatusServiceUnavailable, "waking", "the instance is hibernated and waking up: retry shortly")
 }
 
 // admit charges the caller's and the instance's buckets; it returns how long to wait when either is empty.

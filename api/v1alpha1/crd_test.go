@@ -29,10 +29,11 @@ func TestCRDShape(t *testing.T) {
 		t.Fatalf("versions = %+v", crd.Spec.Versions)
 	}
 	want := map[string]string{
-		"Status": ".status.accountStatus",
-		"Phone":  ".status.phone",
-		"Ready":  `.status.conditions[?(@.type=="Ready")].status`,
-		"Age":    ".metadata.creationTimestamp",
+		"Status":     ".status.accountStatus",
+		"Phone":      ".status.phone",
+		"Ready":      `.status.conditions[?(@.type=="Ready")].status`,
+		"Hibernated": `.status.conditions[?(@.type=="Hibernated")].status`,
+		"Age":        ".metadata.creationTimestamp",
 	}
 	var names []string
 	for _, c := range crd.Spec.Versions[0].AdditionalPrinterColumns {
@@ -41,7 +42,7 @@ func TestCRDShape(t *testing.T) {
 			t.Errorf("column %s JSONPath = %s, want %s", c.Name, c.JSONPath, want[c.Name])
 		}
 	}
-	if !slices.Equal(names, []string{"Status", "Phone", "Ready", "Age"}) {
-		t.Errorf("columns = %v, want Status, Phone, Ready, Age", names)
+	if !slices.Equal(names, []string{"Status", "Phone", "Ready", "Hibernated", "Age"}) {
+		t.Errorf("columns = %v, want Status, Phone, Ready, Hibernated, Age", names)
 	}
 }

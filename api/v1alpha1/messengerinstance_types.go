@@ -87,6 +87,22 @@ type SettingsSpec struct {
 	IgnoreOldMessages *bool `json:"ignoreOldMessages,omitempty"`
 }
 
+// HibernationSpec scales an idle instance to zero pods (the session is kept) and wakes it on a
+// call through the gateway or on a schedule.
+type HibernationSpec struct {
+	// idleAfter is how long the instance must go without API calls through the gateway, incoming or
+	// outgoing messages and queued sends before it is scaled to zero, such as "15m" (1s to 720h).
+	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('1s') && duration(self) <= duration('720h')",message="hibernation.idleAfter must be a duration between 1s and 720h"
+	// +required
+	IdleAfter metav1.Duration `json:"idleAfter"`
+	// wakeEvery wakes a hibernated instance this often, such as "6h" (1m to 720h), to collect the
+	// messages WhatsApp kept for it; it sleeps again after the operator's collect window unless
+	// there was activity. Without it a hibernated instance wakes only on a call.
+	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('1m') && duration(self) <= duration('720h')",message="hibernation.wakeEvery must be a duration between 1m and 720h"
+	// +optional
+	WakeEvery *metav1.Duration `json:"wakeEvery,omitempty"`
+}
+
 // StorageSpec sizes the PersistentVolumeClaim that holds the SQLite store and media.
 type StorageSpec struct {
 	// size of the volume, a Kubernetes quantity such as 1Gi (the default).
@@ -172,11 +188,40 @@ type MessengerInstanceSpec struct {
 	// +kubebuilder:validation:Pattern=`^[0-9]+$`
 	// +optional
 	InstanceID string `json:"instanceId,omitempty"`
+	// hibernation scales the instance to zero when idle and wakes it on a call through the gateway
+	// (or on a schedule); the session is kept. Condition Hibernated reports it.
+	// +optional
+	Hibernation *HibernationSpec `json:"hibernation,omitempty"`
 	// deletionPolicy says what happens to the session when this resource is deleted: Retain (the
 	// default) keeps the volume; Logout logs the account out first and deletes the volume.
 	// +kubebuilder:default=Retain
 	// +optional
 	DeletionPolicy DeletionPolicy `json:"deletionPolicy,omitempty"`
+}
+
+// HibernationStatus is the operator's record of activity and wakes (spec.hibernation set).
+type HibernationStatus struct {
+	// lastActivityTime is the last activity the operator counted: an API call through the gateway
+	// (annotation messenger-operator.io/last-call), a change of lastMessageNumber, queued sends,
+	// or a wake request.
+	// +optional
+	LastActivityTime *metav1.Time `json:"lastActivityTime,omitempty"`
+	// observedMessageNumber is lastMessageNumber when the operator last counted it as activity.
+	// +optional
+	ObservedMessageNumber int64 `json:"observedMessageNumber,omitempty"`
+	// lastWakeTime is when the operator last woke the instance.
+	// +optional
+	LastWakeTime *metav1.Time `json:"lastWakeTime,omitempty"`
+	// lastWakeReason is why: Requested (a call through the gateway or the wake annotation) or
+	// Schedule (wakeEvery).
+	// +optional
+	LastWakeReason string `json:"lastWakeReason,omitempty"`
+	// lastHandledWake is the last value of the messenger-operator.io/wake annotation acted on.
+	// +optional
+	LastHandledWake string `json:"lastHandledWake,omitempty"`
+	// nextWakeTime is when wakeEvery wakes the hibernated instance next.
+	// +optional
+	NextWakeTime *metav1.Time `json:"nextWakeTime,omitempty"`
 }
 
 // MessengerInstanceStatus is the observed state. The operator writes observedGeneration, the
@@ -187,8 +232,8 @@ type MessengerInstanceStatus struct {
 	// observedGeneration is the metadata.generation the operator last reconciled.
 	// +optional
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
-	// conditions: Ready, Reconciling and Stalled (kstatus style, set by the operator) and
-	// Authenticated (set by the instance).
+	// conditions: Ready, Reconciling and Stalled (kstatus style, set by the operator), Hibernated
+	// (set by the operator when spec.hibernation is set) and Authenticated (set by the instance).
 	// +listType=map
 	// +listMapKey=type
 	// +optional
@@ -225,6 +270,9 @@ type MessengerInstanceStatus struct {
 	// lastHandledLogout is the last value of the messenger-operator.io/logout annotation acted on.
 	// +optional
 	LastHandledLogout string `json:"lastHandledLogout,omitempty"`
+	// hibernation records activity and wakes when spec.hibernation is set (written by the operator).
+	// +optional
+	Hibernation *HibernationStatus `json:"hibernation,omitempty"`
 }
 
 // MessengerInstance runs one WhatsApp account: a StatefulSet of one pod serving the Chat API,
@@ -237,6 +285,7 @@ type MessengerInstanceStatus struct {
 // +kubebuilder:printcolumn:name="Status",type=string,JSONPath=`.status.accountStatus`
 // +kubebuilder:printcolumn:name="Phone",type=string,JSONPath=`.status.phone`
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
+// +kubebuilder:printcolumn:name="Hibernated",type=string,JSONPath=`.status.conditions[?(@.type=="Hibernated")].status`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 // +kubebuilder:validation:XValidation:rule="self.metadata.name.size() <= 52 && self.metadata.name.matches('^[a-z]([-a-z0-9]*[a-z0-9])?$')",message="metadata.name must be a DNS-1035 label (lowercase letters, digits and '-', starting with a letter) of at most 52 characters: it names the StatefulSet and the Service"
 // +kubebuilder:validation:XValidation:rule="!has(self.spec) || !has(self.spec.tokenSecretRef) || self.spec.tokenSecretRef.name != self.metadata.name + '-token'",message="spec.tokenSecretRef must not name <name>-token: that name is reserved for the generated token Secret"

@@ -7,6 +7,12 @@ const (
 	RebootAnnotation = "messenger-operator.io/reboot"
 	// LogoutAnnotation logs the account out once per new value (carried out by the instance).
 	LogoutAnnotation = "messenger-operator.io/logout"
+	// WakeAnnotation wakes a hibernated instance once per new value (the gateway sets it on a
+	// call; a user may too). The value acted on is status.hibernation.lastHandledWake.
+	WakeAnnotation = "messenger-operator.io/wake"
+	// LastCallAnnotation is the time (RFC 3339) of the last API call the gateway forwarded to a
+	// hibernating instance; the gateway writes it at most every few seconds.
+	LastCallAnnotation = "messenger-operator.io/last-call"
 )
 
 // Condition types of a MessengerInstance.
@@ -18,6 +24,8 @@ const (
 	ConditionReconciling = "Reconciling"
 	// ConditionStalled is True when the operator cannot make progress without a change by the user.
 	ConditionStalled = "Stalled"
+	// ConditionHibernated is True while spec.hibernation has scaled the idle instance to zero.
+	ConditionHibernated = "Hibernated"
 	// ConditionAuthenticated is written by the instance: True when the account is logged in.
 	ConditionAuthenticated = "Authenticated"
 )

@@ -24,6 +24,10 @@ func ForKind(kind schema.GroupVersionKind) interface{} {
 	// Group=messenger-operator.io, Version=v1alpha1
 	case v1alpha1.SchemeGroupVersion.WithKind("DatabaseSpec"):
 		return &apiv1alpha1.DatabaseSpecApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("HibernationSpec"):
+		return &apiv1alpha1.HibernationSpecApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("HibernationStatus"):
+		return &apiv1alpha1.HibernationStatusApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("MessengerInstance"):
 		return &apiv1alpha1.MessengerInstanceApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("MessengerInstanceSpec"):

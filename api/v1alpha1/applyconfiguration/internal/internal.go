@@ -37,6 +37,36 @@ var schemaYAML = typed.YAMLObject(`types:
         namedType: com.github.messenger-operator.messenger-operator.api.v1alpha1.SecretKeyReference
 - name: com.github.messenger-operator.messenger-operator.api.v1alpha1.DeletionPolicy
   scalar: string
+- name: com.github.messenger-operator.messenger-operator.api.v1alpha1.HibernationSpec
+  map:
+    fields:
+    - name: idleAfter
+      type:
+        namedType: io.k8s.apimachinery.pkg.apis.meta.v1.Duration
+    - name: wakeEvery
+      type:
+        namedType: io.k8s.apimachinery.pkg.apis.meta.v1.Duration
+- name: com.github.messenger-operator.messenger-operator.api.v1alpha1.HibernationStatus
+  map:
+    fields:
+    - name: lastActivityTime
+      type:
+        namedType: io.k8s.apimachinery.pkg.apis.meta.v1.Time
+    - name: lastHandledWake
+      type:
+        scalar: string
+    - name: lastWakeReason
+      type:
+        scalar: string
+    - name: lastWakeTime
+      type:
+        namedType: io.k8s.apimachinery.pkg.apis.meta.v1.Time
+    - name: nextWakeTime
+      type:
+        namedType: io.k8s.apimachinery.pkg.apis.meta.v1.Time
+    - name: observedMessageNumber
+      type:
+        scalar: numeric
 - name: com.github.messenger-operator.messenger-operator.api.v1alpha1.MessengerInstance
   map:
     fields:
@@ -68,6 +98,9 @@ var schemaYAML = typed.YAMLObject(`types:
       type:
         namedType: com.github.messenger-operator.messenger-operator.api.v1alpha1.DeletionPolicy
       default: Retain
+    - name: hibernation
+      type:
+        namedType: com.github.messenger-operator.messenger-operator.api.v1alpha1.HibernationSpec
     - name: image
       type:
         scalar: string
@@ -126,6 +159,9 @@ var schemaYAML = typed.YAMLObject(`types:
     - name: endpoint
       type:
         scalar: string
+    - name: hibernation
+      type:
+        namedType: com.github.messenger-operator.messenger-operator.api.v1alpha1.HibernationStatus
     - name: lastHandledLogout
       type:
         scalar: string

@@ -50,6 +50,9 @@ type MessengerInstanceSpecApplyConfiguration struct {
 	// gateway routes this instance (digits only, unique across the cluster: a later resource
 	// claiming the id of an earlier one is Stalled). Empty: reachable only as /<namespace>/<name>/.
 	InstanceID *string `json:"instanceId,omitempty"`
+	// hibernation scales the instance to zero when idle and wakes it on a call through the gateway
+	// (or on a schedule); the session is kept. Condition Hibernated reports it.
+	Hibernation *HibernationSpecApplyConfiguration `json:"hibernation,omitempty"`
 	// deletionPolicy says what happens to the session when this resource is deleted: Retain (the
 	// default) keeps the volume; Logout logs the account out first and deletes the volume.
 	DeletionPolicy *apiv1alpha1.DeletionPolicy `json:"deletionPolicy,omitempty"`
@@ -178,6 +181,14 @@ func (b *MessengerInstanceSpecApplyConfiguration) WithAffinity(value v1.Affinity
 // If called multiple times, the InstanceID field is set to the value of the last call.
 func (b *MessengerInstanceSpecApplyConfiguration) WithInstanceID(value string) *MessengerInstanceSpecApplyConfiguration {
 	b.InstanceID = &value
+	return b
+}
+
+// WithHibernation sets the Hibernation field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the Hibernation field is set to the value of the last call.
+func (b *MessengerInstanceSpecApplyConfiguration) WithHibernation(value *HibernationSpecApplyConfiguration) *MessengerInstanceSpecApplyConfiguration {
+	b.Hibernation = value
 	return b
 }
 

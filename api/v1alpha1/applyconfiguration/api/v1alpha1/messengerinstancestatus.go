@@ -22,8 +22,8 @@ import (
 type MessengerInstanceStatusApplyConfiguration struct {
 	// observedGeneration is the metadata.generation the operator last reconciled.
 	ObservedGeneration *int64 `json:"observedGeneration,omitempty"`
-	// conditions: Ready, Reconciling and Stalled (kstatus style, set by the operator) and
-	// Authenticated (set by the instance).
+	// conditions: Ready, Reconciling and Stalled (kstatus style, set by the operator), Hibernated
+	// (set by the operator when spec.hibernation is set) and Authenticated (set by the instance).
 	Conditions []v1.ConditionApplyConfiguration `json:"conditions,omitempty"`
 	// accountStatus of the WhatsApp account: init, loading, got qr code or authenticated.
 	AccountStatus *string `json:"accountStatus,omitempty"`
@@ -47,6 +47,8 @@ type MessengerInstanceStatusApplyConfiguration struct {
 	LastHandledReboot *string `json:"lastHandledReboot,omitempty"`
 	// lastHandledLogout is the last value of the messenger-operator.io/logout annotation acted on.
 	LastHandledLogout *string `json:"lastHandledLogout,omitempty"`
+	// hibernation records activity and wakes when spec.hibernation is set (written by the operator).
+	Hibernation *HibernationStatusApplyConfiguration `json:"hibernation,omitempty"`
 }
 
 // MessengerInstanceStatusApplyConfiguration constructs a declarative configuration of the MessengerInstanceStatus type for use with
@@ -153,5 +155,13 @@ func (b *MessengerInstanceStatusApplyConfiguration) WithLastHandledReboot(value 
 // If called multiple times, the LastHandledLogout field is set to the value of the last call.
 func (b *MessengerInstanceStatusApplyConfiguration) WithLastHandledLogout(value string) *MessengerInstanceStatusApplyConfiguration {
 	b.LastHandledLogout = &value
+	return b
+}
+
+// WithHibernation sets the Hibernation field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the Hibernation field is set to the value of the last call.
+func (b *MessengerInstanceStatusApplyConfiguration) WithHibernation(value *HibernationStatusApplyConfiguration) *MessengerInstanceStatusApplyConfiguration {
+	b.Hibernation = value
 	return b
 }
