@@ -8,6 +8,7 @@ import (
 	"go.mau.fi/whatsmeow"
 
 	"github.com/messenger-operator/messenger-operator/instance/account"
+	"github.com/messenger-operator/messenger-operator/internal/sessionguard"
 	"github.com/messenger-operator/messenger-operator/sandbox/sandboxclient"
 )
 
@@ -110,6 +111,9 @@ func (e *Engine) newClient(ctx context.Context) (*whatsmeow.Client, error) {
 	dev, err := e.container.GetFirstDevice(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("loading the device: %w", err)
+	}
+	if dev.ID != nil {
+		sessionguard.Wrap(dev) // a new device is wrapped once paired (events.go)
 	}
 	cli := whatsmeow.NewClient(dev, e.clientLogger(waLogger(e.log.With("component", "whatsmeow"))))
 	cli.EnableAutoReconnect = false
