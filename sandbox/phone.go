@@ -259,6 +259,7 @@ func (s *Server) runPhone(acct *account, dev *store.Device) (*Phone, error) {
 	// Acknowledge a message only once it is on the phone's list, so a sandbox stopped in
 	// between delivers it again after its restart rather than losing it.
 	p.cli.SynchronousAck = true
+	p.cli.UseRetryMessageStore = true // a phone answers retry receipts after a restart too
 	h, err := sandboxclient.HTTPClient(s.URL())
 	if err != nil {
 		return nil, err

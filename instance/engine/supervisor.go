@@ -119,6 +119,9 @@ func (e *Engine) newClient(ctx context.Context) (*whatsmeow.Client, error) {
 	cli.EnableAutoReconnect = false
 	cli.SynchronousAck = true // acknowledge messages only once they are in the journal
 	cli.AutomaticMessageRerequestFromPhone = true
+	// Keep sent messages in the store so a retry receipt that arrives after a restart (the
+	// recipient could not decrypt) is still answered; whatsmeow drops them after 7 days.
+	cli.UseRetryMessageStore = true
 	if e.opts.NetworkURL != "" {
 		if err := sandboxclient.Configure(ctx, cli, e.opts.NetworkURL); err != nil {
 			return nil, fmt.Errorf("using sandbox network: %w", err)

@@ -10,8 +10,9 @@
 // cannot decrypt what follows (bad MAC). Under steady traffic both ways about one message in ten
 // was lost so (hack/chaos with no fault at all).
 //
-// Guard wraps a device's session store: a decryption waits for a send that is encrypting, and a
-// write that would overwrite a session changed since it was read is refused. A refused send
+// Guard wraps a device's session store: a decryption waits for a send that is encrypting, a send
+// waits for a decryption of one of its devices, and a write that would overwrite a session
+// changed since it was read is refused (the waits are bounded, so this can still happen). A refused send
 // fails before anything is transmitted (the caller sends it again); a refused decryption is
 // answered with a retry receipt, and the sender encrypts the message again.
 package sessionguard
@@ -33,6 +34,10 @@ var ErrChanged = errors.New("signal session changed while in use")
 // never writes its sessions back (it failed half way) holds nothing longer than this.
 const sendWait = 5 * time.Second
 
+// readWait bounds how long a send waits for a decryption of one of its devices to write the
+// session back; a decryption that fails writes nothing.
+const readWait = time.Second
+
 // Guard is a store.SessionStore that refuses lost updates; see the package comment.
 type Guard struct {
 	store.SessionStore
@@ -44,6 +49,9 @@ type Guard struct {
 	version map[string]uint64 // bumped on every write of an address
 	sendAt  map[string]uint64 // the versions the current send read
 	readAt  map[string]uint64 // the versions the single reads (decryptions) read
+	// reading holds the addresses read by GetSession and not yet written back, with the time:
+	// a send waits for them (at most readWait), so that the decryption's write is not refused.
+	reading map[string]time.Time
 	// Refused counts the writes refused so far.
 	Refused uint64
 }
@@ -53,7 +61,8 @@ func Wrap(dev *store.Device) *Guard {
 	if g, ok := dev.Sessions.(*Guard); ok {
 		return g
 	}
-	g := &Guard{SessionStore: dev.Sessions, version: map[string]uint64{}, readAt: map[string]uint64{}}
+	g := &Guard{SessionStore: dev.Sessions, version: map[string]uint64{}, readAt: map[string]uint64{},
+		reading: map[string]time.Time{}}
 	g.idle = sync.NewCond(&g.mu)
 	dev.Sessions = g
 	return g
@@ -67,6 +76,7 @@ func (g *Guard) GetSession(ctx context.Context, address string) ([]byte, error) 
 	raw, err := g.SessionStore.GetSession(ctx, address)
 	if err == nil {
 		g.readAt[address] = g.version[address]
+		g.reading[address] = time.Now()
 	}
 	return raw, err
 }
@@ -85,11 +95,35 @@ func (g *Guard) waitSendLocked() {
 	}
 }
 
+// waitReadsLocked waits until no address is being decrypted (each at most readWait since read).
+func (g *Guard) waitReadsLocked(addresses []string) {
+	for {
+		var left time.Duration
+		for _, a := range addresses {
+			if at, ok := g.reading[a]; ok {
+				if l := readWait - time.Since(at); l > left {
+					left = l
+				} else if l <= 0 {
+					delete(g.reading, a)
+				}
+			}
+		}
+		if left <= 0 {
+			return
+		}
+		t := time.AfterFunc(left, func() { g.mu.Lock(); g.idle.Broadcast(); g.mu.Unlock() })
+		g.idle.Wait()
+		t.Stop()
+	}
+}
+
 // PutSession writes one session unless it changed since this address's last GetSession.
 func (g *Guard) PutSession(ctx context.Context, address string, session []byte) error {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if at, ok := g.readAt[address]; ok && at != g.version[address] {
+		delete(g.reading, address)
+		g.idle.Broadcast()
 		g.Refused++
 		return fmt.Errorf("%w: %s", ErrChanged, address)
 	}
@@ -98,6 +132,8 @@ func (g *Guard) PutSession(ctx context.Context, address string, session []byte) 
 	}
 	g.bumpLocked(address)
 	g.readAt[address] = g.version[address]
+	delete(g.reading, address)
+	g.idle.Broadcast()
 	return nil
 }
 
@@ -106,6 +142,7 @@ func (g *Guard) GetManySessions(ctx context.Context, addresses []string) (map[st
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	g.waitSendLocked() // whatsmeow sends one message at a time; this only guards a stale one
+	g.waitReadsLocked(addresses)
 	out, err := g.SessionStore.GetManySessions(ctx, addresses)
 	if err != nil {
 		return out, err
