@@ -143,7 +143,7 @@ var phoneDigits = regexp.MustCompile(`^[1-9][0-9]{5,14}$`)
 func openPhoneStore(ctx context.Context, dataDir string) (*sqlstore.Container, error) {
 	dsn := "file:sandbox-" + randomID(8) + "?mode=memory&cache=shared&_pragma=foreign_keys(1)&_pragma=busy_timeout(10000)"
 	if dataDir != "" {
-		dsn = "file:" + filepath.Join(dataDir, "phones.db") + "?_pragma=foreign_keys(1)&_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)"
+		dsn = "file:" + filepath.Join(dataDir, "phones.db") + "?_pragma=foreign_keys(1)&_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_txlock=immediate"
 	}
 	c, err := sqlstore.New(ctx, "sqlite", dsn, waLog.Noop)
 	if err != nil {
@@ -260,6 +260,9 @@ func (s *Server) runPhone(acct *account, dev *store.Device) (*Phone, error) {
 	// between delivers it again after its restart rather than losing it.
 	p.cli.SynchronousAck = true
 	p.cli.UseRetryMessageStore = true // a phone answers retry receipts after a restart too
+	// A message decrypted but not yet on the list when the sandbox stops is shown from the
+	// buffer when it is delivered again (decrypting it again fails: its key is used up).
+	p.cli.EnableDecryptedEventBuffer = true
 	h, err := sandboxclient.HTTPClient(s.URL())
 	if err != nil {
 		return nil, err

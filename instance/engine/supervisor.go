@@ -122,6 +122,10 @@ func (e *Engine) newClient(ctx context.Context) (*whatsmeow.Client, error) {
 	// Keep sent messages in the store so a retry receipt that arrives after a restart (the
 	// recipient could not decrypt) is still answered; whatsmeow drops them after 7 days.
 	cli.UseRetryMessageStore = true
+	// Keep a decrypted message with the session update that decrypting it made, so a message
+	// decrypted but not journaled when the process dies is handled from the buffer when the
+	// server delivers it again (decrypting it again fails: its key is used up).
+	cli.EnableDecryptedEventBuffer = true
 	if e.opts.NetworkURL != "" {
 		if err := sandboxclient.Configure(ctx, cli, e.opts.NetworkURL); err != nil {
 			return nil, fmt.Errorf("using sandbox network: %w", err)

@@ -11,8 +11,9 @@
 // was lost so (hack/chaos with no fault at all).
 //
 // Guard wraps a device's session store: a decryption waits for a send that is encrypting, a send
-// waits for a decryption of one of its devices, and a write that would overwrite a session
-// changed since it was read is refused (the waits are bounded, so this can still happen). A refused send
+// waits for a decryption of one of its devices (with whatsmeow's decrypted-event buffer: for
+// the decryption's transaction to end), and a write that would overwrite a session changed
+// since it was read is refused (the waits are bounded, so this can still happen). A refused send
 // fails before anything is transmitted (the caller sends it again); a refused decryption is
 // answered with a retry receipt, and the sender encrypts the message again.
 package sessionguard
@@ -52,6 +53,10 @@ type Guard struct {
 	// reading holds the addresses read by GetSession and not yet written back, with the time:
 	// a send waits for them (at most readWait), so that the decryption's write is not refused.
 	reading map[string]time.Time
+	// decrypting counts the decryption transactions running (whatsmeow's decrypted-event
+	// buffer); sends wait for them and they for sends, outside the transaction.
+	decrypting int
+	decryptAt  time.Time
 	// Refused counts the writes refused so far.
 	Refused uint64
 }
@@ -65,14 +70,62 @@ func Wrap(dev *store.Device) *Guard {
 		reading: map[string]time.Time{}}
 	g.idle = sync.NewCond(&g.mu)
 	dev.Sessions = g
+	if dev.EventBuffer != nil {
+		dev.EventBuffer = txnGuard{EventBuffer: dev.EventBuffer, g: g}
+	}
 	return g
+}
+
+// inTxn marks the context of a decryption transaction.
+type inTxn struct{}
+
+// txnGuard makes whatsmeow's decryption transactions (EnableDecryptedEventBuffer) and sends
+// exclusive: a transaction begins once no send is encrypting, and a send begins once no
+// transaction runs. The waiting is done outside the transaction, so that a send never waits
+// for a database lock the transaction holds while the transaction waits for the send.
+type txnGuard struct {
+	store.EventBuffer
+	g *Guard
+}
+
+// DoDecryptionTxn runs fn in the transaction once no send is encrypting.
+func (t txnGuard) DoDecryptionTxn(ctx context.Context, fn func(context.Context) error) error {
+	g := t.g
+	g.mu.Lock()
+	g.waitSendLocked()
+	g.decrypting++
+	g.decryptAt = time.Now()
+	g.mu.Unlock()
+	defer func() {
+		g.mu.Lock()
+		g.decrypting--
+		g.idle.Broadcast()
+		g.mu.Unlock()
+	}()
+	return t.EventBuffer.DoDecryptionTxn(context.WithValue(ctx, inTxn{}, true), fn)
+}
+
+// waitDecryptingLocked waits (at most sendWait since the transaction began) until no
+// decryption transaction runs.
+func (g *Guard) waitDecryptingLocked() {
+	for g.decrypting > 0 {
+		left := sendWait - time.Since(g.decryptAt)
+		if left <= 0 {
+			return
+		}
+		t := time.AfterFunc(left, func() { g.mu.Lock(); g.idle.Broadcast(); g.mu.Unlock() })
+		g.idle.Wait()
+		t.Stop()
+	}
 }
 
 // GetSession reads one session (a decryption), after any send that is encrypting.
 func (g *Guard) GetSession(ctx context.Context, address string) ([]byte, error) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	g.waitSendLocked()
+	if ctx.Value(inTxn{}) == nil { // a transaction waited for the send before it began
+		g.waitSendLocked()
+	}
 	raw, err := g.SessionStore.GetSession(ctx, address)
 	if err == nil {
 		g.readAt[address] = g.version[address]
@@ -142,6 +195,7 @@ func (g *Guard) GetManySessions(ctx context.Context, addresses []string) (map[st
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	g.waitSendLocked() // whatsmeow sends one message at a time; this only guards a stale one
+	g.waitDecryptingLocked()
 	g.waitReadsLocked(addresses)
 	out, err := g.SessionStore.GetManySessions(ctx, addresses)
 	if err != nil {
@@ -160,7 +214,7 @@ func (g *Guard) PutManySessions(ctx context.Context, sessions map[string][]byte)
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	defer g.idle.Broadcast()
-	g.sending = false
+	defer func() { g.sending = false }() // after the write: a transaction must read what it wrote
 	for a := range sessions {
 		if at, ok := g.sendAt[a]; ok && at != g.version[a] {
 			g.Refused++
