@@ -65,6 +65,15 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ws.SetReadLimit(maxFrame + 16)
+	s.mu.Lock()
+	if s.ctx.Err() != nil { // stopping: Close waits for the connections it counted already
+		s.mu.Unlock()
+		_ = ws.CloseNow()
+		return
+	}
+	s.serving.Add(1)
+	s.mu.Unlock()
+	defer s.serving.Done()
 	ctx, cancel := context.WithCancel(s.ctx)
 	c := &conn{srv: s, ws: ws, ctx: ctx, cancel: cancel, log: s.log, outReady: make(chan struct{}, 1)}
 	defer c.close()

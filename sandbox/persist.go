@@ -79,6 +79,7 @@ func (s *Server) saveLoop() {
 		select {
 		case <-tick.C:
 		case <-s.ctx.Done():
+			s.waitServing()
 			s.save()
 			return
 		}
@@ -134,4 +135,19 @@ func writeAtomic(path string, data []byte) error {
 		return err
 	}
 	return os.Rename(tmp, path)
+}
+
+// closeWait bounds how long a stopping sandbox waits for its client connections to end.
+const closeWait = 10 * time.Second
+
+// waitServing waits (at most closeWait) until every client connection's handler has returned,
+// so that the last save holds everything the sandbox acknowledged.
+func (s *Server) waitServing() {
+	done := make(chan struct{})
+	go func() { s.serving.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(closeWait):
+		s.log.Warn("saving while client connections are still being served")
+	}
 }

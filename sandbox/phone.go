@@ -23,6 +23,7 @@ import (
 	"go.mau.fi/whatsmeow/types/events"
 	waLog "go.mau.fi/whatsmeow/util/log"
 
+	"github.com/messenger-operator/messenger-operator/internal/sessionguard"
 	"github.com/messenger-operator/messenger-operator/sandbox/sandboxclient"
 
 	_ "modernc.org/sqlite" // pure-Go SQLite driver for the phones' stores
@@ -142,7 +143,7 @@ var phoneDigits = regexp.MustCompile(`^[1-9][0-9]{5,14}$`)
 func openPhoneStore(ctx context.Context, dataDir string) (*sqlstore.Container, error) {
 	dsn := "file:sandbox-" + randomID(8) + "?mode=memory&cache=shared&_pragma=foreign_keys(1)&_pragma=busy_timeout(10000)"
 	if dataDir != "" {
-		dsn = "file:" + filepath.Join(dataDir, "phones.db") + "?_pragma=foreign_keys(1)&_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)"
+		dsn = "file:" + filepath.Join(dataDir, "phones.db") + "?_pragma=foreign_keys(1)&_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_txlock=immediate"
 	}
 	c, err := sqlstore.New(ctx, "sqlite", dsn, waLog.Noop)
 	if err != nil {
@@ -253,7 +254,15 @@ func (s *Server) startPhones(ctx context.Context) error {
 // runPhone connects a phone's whatsmeow client to this sandbox.
 func (s *Server) runPhone(acct *account, dev *store.Device) (*Phone, error) {
 	p := &Phone{srv: s, acct: acct, ready: make(chan struct{}), byID: map[string]*PhoneMessage{}}
+	sessionguard.Wrap(dev) // as the instance does: no lost Signal session updates
 	p.cli = whatsmeow.NewClient(dev, waLog.Noop)
+	// Acknowledge a message only once it is on the phone's list, so a sandbox stopped in
+	// between delivers it again after its restart rather than losing it.
+	p.cli.SynchronousAck = true
+	p.cli.UseRetryMessageStore = true // a phone answers retry receipts after a restart too
+	// A message decrypted but not yet on the list when the sandbox stops is shown from the
+	// buffer when it is delivered again (decrypting it again fails: its key is used up).
+	p.cli.EnableDecryptedEventBuffer = true
 	h, err := sandboxclient.HTTPClient(s.URL())
 	if err != nil {
 		return nil, err
@@ -264,7 +273,10 @@ func (s *Server) runPhone(acct *account, dev *store.Device) (*Phone, error) {
 	p.cli.AddEventHandler(p.onEvent)
 	s.mu.Lock()
 	s.phones[acct.Phone] = p
+	restored := s.restored[acct.Phone]
+	delete(s.restored, acct.Phone)
 	s.mu.Unlock()
+	p.restoreMessages(restored)
 	if err := p.cli.Connect(); err != nil {
 		return nil, fmt.Errorf("connecting phone %s: %w", acct.Phone, err)
 	}
@@ -297,6 +309,9 @@ func (p *Phone) onEvent(evt any) {
 		p.recordMessage(e)
 	case *events.Receipt:
 		p.recordReceipt(e)
+	case *events.UndecryptableMessage:
+		p.srv.log.Warn("phone could not decrypt a message", "phone", p.acct.Phone, "id", e.Info.ID,
+			"from", e.Info.Sender.String(), "unavailable", e.IsUnavailable)
 	case *events.ChatPresence:
 		p.recordChatState(e)
 	case *events.Presence:

@@ -61,6 +61,12 @@ type Server struct {
 	dirty        bool
 	saveDone     chan struct{}
 	rootPriv     []byte // persisted trust root (persistent sandboxes only)
+	// serving counts the client connections being served; Close waits for them before the
+	// last save, so nothing a client was told is stored is missing from it.
+	serving sync.WaitGroup
+	// restored holds, by phone number, the message lists the phones showed when a persistent
+	// sandbox last stopped (persist_phones.go); runPhone hands them over.
+	restored map[string][]*PhoneMessage
 }
 
 // processRoot is the trust root of in-memory sandboxes. whatsmeow's trust root is a process-wide
@@ -87,6 +93,9 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	s.ctx, s.stop = context.WithCancel(context.Background())
 	root, err := s.loadState()
 	if err != nil {
+		return nil, err
+	}
+	if s.restored, err = loadPhoneMessages(opts.DataDir); err != nil {
 		return nil, err
 	}
 	if root == nil {
@@ -126,7 +135,9 @@ func (s *Server) URL() string { return "http://" + s.ln.Addr().String() }
 // RootPublicKey is the key that signs the sandbox's Noise certificates.
 func (s *Server) RootPublicKey() [32]byte { return *s.trust.root.Pub }
 
-// Close stops the phones and the server, and saves the network when persistent.
+// Close stops the phones and the server, and saves the network when persistent: the phones
+// first (so they acknowledge nothing more), then every client connection (waiting for the nodes
+// being handled), then the last save of the network and of the phones' message lists.
 func (s *Server) Close() error {
 	s.mu.Lock()
 	phones := make([]*Phone, 0, len(s.phones))
@@ -137,9 +148,14 @@ func (s *Server) Close() error {
 	for _, p := range phones {
 		p.stop()
 	}
-	s.stop()
 	err := s.http.Close()
-	<-s.saveDone
+	s.mu.Lock()
+	s.stop() // under s.mu: serveWS adds to s.serving only while s.ctx is live
+	s.mu.Unlock()
+	<-s.saveDone // saveLoop's last save waits for the connections (waitServing)
+	if s.opts.DataDir != "" {
+		err = errors.Join(err, s.savePhoneMessages())
+	}
 	return errors.Join(err, s.phoneStore.Close())
 }
 

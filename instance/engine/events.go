@@ -11,6 +11,7 @@ import (
 
 	"github.com/messenger-operator/messenger-operator/instance/account"
 	"github.com/messenger-operator/messenger-operator/instance/chat"
+	"github.com/messenger-operator/messenger-operator/internal/sessionguard"
 )
 
 // storeTimeout bounds one store write from the event handler.
@@ -36,6 +37,7 @@ func (e *Engine) handleEvent(cli *whatsmeow.Client, evt any) bool {
 		e.log.Info("WhatsApp account connected", "jid", cli.Store.ID.String())
 		signal(e.wake)
 	case *events.PairSuccess:
+		sessionguard.Wrap(cli.Store) // the store's sessions exist from pairing on
 		e.setStatus(account.StatusLoading, account.SubstatusConnecting, "", "paired with "+ev.ID.User+"; logging in")
 	case *events.Disconnected:
 		e.reconnectLater("disconnected from WhatsApp; reconnecting")

@@ -8,6 +8,7 @@ import (
 	"go.mau.fi/whatsmeow"
 
 	"github.com/messenger-operator/messenger-operator/instance/account"
+	"github.com/messenger-operator/messenger-operator/internal/sessionguard"
 	"github.com/messenger-operator/messenger-operator/sandbox/sandboxclient"
 )
 
@@ -111,10 +112,20 @@ func (e *Engine) newClient(ctx context.Context) (*whatsmeow.Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("loading the device: %w", err)
 	}
+	if dev.ID != nil {
+		sessionguard.Wrap(dev) // a new device is wrapped once paired (events.go)
+	}
 	cli := whatsmeow.NewClient(dev, e.clientLogger(waLogger(e.log.With("component", "whatsmeow"))))
 	cli.EnableAutoReconnect = false
 	cli.SynchronousAck = true // acknowledge messages only once they are in the journal
 	cli.AutomaticMessageRerequestFromPhone = true
+	// Keep sent messages in the store so a retry receipt that arrives after a restart (the
+	// recipient could not decrypt) is still answered; whatsmeow drops them after 7 days.
+	cli.UseRetryMessageStore = true
+	// Keep a decrypted message with the session update that decrypting it made, so a message
+	// decrypted but not journaled when the process dies is handled from the buffer when the
+	// server delivers it again (decrypting it again fails: its key is used up).
+	cli.EnableDecryptedEventBuffer = true
 	if e.opts.NetworkURL != "" {
 		if err := sandboxclient.Configure(ctx, cli, e.opts.NetworkURL); err != nil {
 			return nil, fmt.Errorf("using sandbox network: %w", err)

@@ -78,7 +78,7 @@ func run(ctx context.Context, cfg config) error {
 	trafficCtx, stopTraffic := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() { tr.run(trafficCtx, cfg.every); close(done) }()
-	samples, err := sampleRSS(ctx, inst.PID(), cfg)
+	samples, err := sampleRSS(ctx, inst, cfg)
 	stopTraffic()
 	<-done
 	if err != nil {
@@ -88,14 +88,16 @@ func run(ctx context.Context, cfg config) error {
 	return nil
 }
 
-// sample is one VmRSS reading, minutes since the start.
+// sample is one VmRSS reading and the Go figures, minutes since the start.
 type sample struct {
 	min float64
 	kib int64
+	goF map[string]float64
 }
 
-// sampleRSS reads the process's VmRSS every cfg.sample for cfg.duration.
-func sampleRSS(ctx context.Context, pid int, cfg config) ([]sample, error) {
+// sampleRSS reads the process's VmRSS (and its Go figures) every cfg.sample for cfg.duration.
+func sampleRSS(ctx context.Context, inst *rig.Instance, cfg config) ([]sample, error) {
+	pid := inst.PID()
 	start := time.Now()
 	var out []sample
 	tick := time.NewTicker(cfg.sample)
@@ -111,9 +113,11 @@ func sampleRSS(ctx context.Context, pid int, cfg config) ([]sample, error) {
 			return out, fmt.Errorf("reading the instance's VmRSS: %w", err)
 		}
 		s := sample{min: time.Since(start).Minutes(), kib: kib}
+		s.goF, _ = readGoFigures(ctx, inst)
 		out = append(out, s)
 		if len(out)%8 == 0 {
-			fmt.Printf("%6.1f min  VmRSS %d KiB\n", s.min, s.kib)
+			fmt.Printf("%6.1f min  VmRSS %d KiB  goroutines %.0f  heap in use %.0f KiB  heap objects %.0f\n", s.min, s.kib,
+				s.goF["go_goroutines"], s.goF["go_memstats_heap_inuse_bytes"]/1024, s.goF["go_memstats_heap_objects"])
 		}
 	}
 	return out, nil
@@ -127,24 +131,50 @@ func report(cfg config, samples []sample, tr *traffic) {
 			kept = append(kept, s)
 		}
 	}
-	slope := slopeOf(kept)
+	slope := slopeOf(kept, rss)
 	minK, maxK := int64(1<<62), int64(0)
 	for _, s := range kept {
 		minK, maxK = min(minK, s.kib), max(maxK, s.kib)
 	}
 	fmt.Printf("samples %d (after %s warm-up), VmRSS min %d KiB, max %d KiB, slope %.1f KiB/min\n",
 		len(kept), cfg.warmup, minK, maxK, slope)
+	if end := samples[len(samples)-1].min; end >= 20 {
+		first := window(samples, 0, 10)
+		last := window(samples, end-10, end)
+		fmt.Printf("VmRSS slope, first 10 min %.1f KiB/min, last 10 min %.1f KiB/min\n", slopeOf(first, rss), slopeOf(last, rss))
+	}
+	fmt.Printf("slopes after the warm-up: goroutines %.2f /min, heap in use %.1f KiB/min, heap objects %.0f /min\n",
+		slopeOf(kept, goFigure("go_goroutines", 1)), slopeOf(kept, goFigure("go_memstats_heap_inuse_bytes", 1024)),
+		slopeOf(kept, goFigure("go_memstats_heap_objects", 1)))
 	fmt.Printf("traffic: %d sends accepted (%d refused), %d texts from the phone\n", tr.sent.Load(), tr.refused.Load(), tr.received.Load())
 }
 
-// slopeOf is the least-squares slope of kib over min.
-func slopeOf(s []sample) float64 {
+// window is the samples from minute a to minute b.
+func window(s []sample, a, b float64) []sample {
+	var out []sample
+	for _, p := range s {
+		if p.min >= a && p.min <= b {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func rss(s sample) float64 { return float64(s.kib) }
+
+// goFigure reads a Go figure of a sample, divided by unit.
+func goFigure(name string, unit float64) func(sample) float64 {
+	return func(s sample) float64 { return s.goF[name] / unit }
+}
+
+// slopeOf is the least-squares slope of y over minutes.
+func slopeOf(s []sample, y func(sample) float64) float64 {
 	if len(s) < 2 {
 		return 0
 	}
 	var sx, sy, sxx, sxy float64
 	for _, p := range s {
-		x, y := p.min, float64(p.kib)
+		x, y := p.min, y(p)
 		sx, sy, sxx, sxy = sx+x, sy+y, sxx+x*x, sxy+x*y
 	}
 	n := float64(len(s))

@@ -21,6 +21,7 @@ const (
 	KindKill           = "kill"            // kill -9 an instance and start it again
 	KindSuspend        = "suspend"         // SIGSTOP an instance for a while, then SIGCONT
 	KindSandboxRestart = "sandbox-restart" // restart the sandbox process (its data persists)
+	KindNone           = "none"            // no fault: a baseline for the harness's counting
 )
 
 // DefaultKinds is the fault mix when none is given.
@@ -57,7 +58,11 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	defer os.RemoveAll(work)
+	if os.Getenv("CHAOS_KEEP") == "" {
+		defer os.RemoveAll(work)
+	} else {
+		fmt.Fprintf(cfg.Out, "logs and data kept in %s\n", work)
+	}
 	f, err := setUp(ctx, cfg, work)
 	if err != nil {
 		return Result{}, err
@@ -119,6 +124,12 @@ func setUp(ctx context.Context, cfg Config, work string) (*fleet, error) {
 			return nil, fmt.Errorf("instance %d: %w", i, err)
 		}
 	}
+	for _, n := range f.nodes {
+		if err := n.warmUp(ctx, sb); err != nil {
+			f.tearDown()
+			return nil, fmt.Errorf("instance %d: %w", n.idx, err)
+		}
+	}
 	fmt.Fprintf(cfg.Out, "%d instances paired; injecting %v every %s for %s\n", cfg.Instances, cfg.Kinds, cfg.Every, cfg.Duration)
 	return f, nil
 }
@@ -163,6 +174,8 @@ func (f *fleet) fault(ctx context.Context, kind string, n *node) error {
 		return n.inst.Resume()
 	case KindSandboxRestart:
 		return f.sb.Restart(ctx)
+	case KindNone:
+		return nil
 	default:
 		return f.sb.Fault(ctx, n.account, kind)
 	}

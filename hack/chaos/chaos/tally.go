@@ -17,6 +17,13 @@ func (f *fleet) tally(ctx context.Context, cfg Config, res Result) (Result, erro
 			time.Sleep(2 * time.Second) // late duplicates would show now
 			if r, err = f.count(ctx, res); err == nil {
 				printTable(cfg, r)
+				if r.Lost > 0 {
+					for _, n := range f.nodes {
+						for _, l := range n.locate(ctx, f.sb, 20) {
+							fmt.Fprintln(cfg.Out, l)
+						}
+					}
+				}
 			}
 			return r, err
 		}
