@@ -339,7 +339,7 @@ func TestWebSocket(t *testing.T) {
 			t.Fatal(err)
 		}
 		var m struct {
-			ID    int64              `json:"id"`
+			ID    int64               `json:"id"`
 			Event chat.WebhookPayload `json:"event"`
 		}
 		if err := json.Unmarshal(b, &m); err != nil || m.ID != int64(i+2) || len(m.Event.Messages) != 1 ||
