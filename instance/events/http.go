@@ -80,7 +80,7 @@ func (s *Stream) serveSSE(w http.ResponseWriter, r *http.Request, after int64) {
 	h.Set("X-Accel-Buffering", "no") // proxies such as nginx: do not buffer the stream
 	w.WriteHeader(http.StatusOK)
 	sw := sseWriter{w: w, rc: rc, timeout: s.opts.WriteTimeout}
-	if err := sw.frame("retry: 2000\n: connected\n\n"); err != nil {
+	if err := sw.frame(fmt.Sprintf("retry: 2000\n: connected after %d\n\n", after)); err != nil {
 		return
 	}
 	err := s.Follow(r.Context(), after, Handlers{
