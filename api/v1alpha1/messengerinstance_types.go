@@ -73,8 +73,8 @@ type EventsSpec struct {
 type NATSSpec struct {
 	// url of the NATS server(s): nats://, tls://, ws:// or wss://; several comma separated.
 	// +kubebuilder:validation:MinLength=1
-	// +kubebuilder:validation:MaxLength=2048
-	// +kubebuilder:validation:XValidation:rule="self.split(',').all(u, isURL(u) && url(u).getScheme() in ['nats', 'tls', 'ws', 'wss'] && url(u).getHostname() != '')",message="events.nats.url must be nats://, tls://, ws:// or wss:// URLs, comma separated"
+	// +kubebuilder:validation:MaxLength=1024
+	// +kubebuilder:validation:XValidation:rule="self.matches('^(nats|tls|ws|wss)://[^,/ ]+(/[^, ]*)?(,(nats|tls|ws|wss)://[^,/ ]+(/[^, ]*)?)*$')",message="events.nats.url must be nats://, tls://, ws:// or wss:// URLs, comma separated"
 	// +required
 	URL string `json:"url"`
 	// subjectPrefix starts every subject (default "messenger").

@@ -66,6 +66,7 @@ func (ns *natsServer) url() string { return fmt.Sprintf("nats://127.0.0.1:%d", n
 // runSink runs a sink on st until the test ends; published receives each cursor advance.
 func runSink(t *testing.T, st *store.Store, cfg natssink.Config) (*natssink.Sink, <-chan int64) {
 	t.Helper()
+	startAtZero(t, st)
 	published := make(chan int64, 1024)
 	s, err := natssink.New(natssink.Options{Config: cfg, Store: st, Encoder: events.Encoder{InstanceID: "sales"},
 		Namespace: "shop", Instance: "sales", Batch: 16, MinBackoff: 10 * time.Millisecond, MaxBackoff: 200 * time.Millisecond,
@@ -82,6 +83,18 @@ func runSink(t *testing.T, st *store.Store, cfg natssink.Config) (*natssink.Sink
 	})
 	t.Cleanup(func() { cancel(); wg.Wait() })
 	return s, published
+}
+
+// startAtZero gives the sink a cursor before any event, so it publishes all of them (a sink seen
+// for the first time would start with the events committed after it started).
+func startAtZero(t *testing.T, st *store.Store) {
+	t.Helper()
+	if _, ok, err := st.EventCursor(context.Background(), natssink.CursorName); err != nil || ok {
+		return
+	}
+	if err := st.SetEventCursor(context.Background(), natssink.CursorName, 0); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func appendMessages(t *testing.T, st *store.Store, from, n int) {
@@ -203,6 +216,7 @@ func TestCursorBehindIsNotPublishedTwice(t *testing.T) {
 	ns := startNATS(t, nil)
 	cfg := natssink.Config{URL: ns.url(), CreateStream: true}
 	ctx, cancel := context.WithCancel(context.Background())
+	startAtZero(t, st)
 	published := make(chan int64, 1024)
 	s, err := natssink.New(natssink.Options{Config: cfg, Store: st, Namespace: "shop", Instance: "sales",
 		Published: func(seq int64) { published <- seq }})
