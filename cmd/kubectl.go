@@ -173,7 +173,7 @@ func kubectlEventsCommand(f *kubectlFlags) *cobra.Command {
 	fl := c.Flags()
 	fl.Int64Var(&o.After, "after", -1, "replay the events after this id first (0: every retained event; default: only new ones)")
 	fl.BoolVar(&o.JSON, "json", false, "print each event as one line of JSON: {\"id\":…,\"event\":<webhook payload>}")
-	fl.IntVar(&o.Reconnects, "reconnects", -1, "give up after this many failed reconnections in a row (default: never)")
+	fl.IntVar(&o.GiveUpAfter, "give-up-after", 0, "give up after this many failed connections in a row (default 0: never)")
 	fl.StringVar(&o.Endpoint, "endpoint", "", "instance URL (default status.endpoint; after `kubectl port-forward svc/NAME 8080` use http://127.0.0.1:8080)")
 	return c
 }

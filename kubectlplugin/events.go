@@ -22,8 +22,8 @@ type EventsOptions struct {
 	After int64
 	// JSON prints each event as one line of JSON ({"id":N,"event":payload}) instead of a short line.
 	JSON bool
-	// Reconnects caps the reconnections after a failure (negative: no cap).
-	Reconnects int
+	// GiveUpAfter is how many failed connections in a row end the command (0: it never gives up).
+	GiveUpAfter int
 }
 
 // Events follows GET /events of instance name and prints each event until ctx ends; after a
@@ -54,7 +54,7 @@ func (p *Plugin) Events(ctx context.Context, name string, o EventsOptions) error
 		if n > 0 {
 			failures = 0
 		}
-		if failures++; o.Reconnects >= 0 && failures > o.Reconnects {
+		if failures++; o.GiveUpAfter > 0 && failures >= o.GiveUpAfter {
 			return err
 		}
 		wait := min(time.Duration(failures)*time.Second, 10*time.Second)

@@ -105,7 +105,11 @@ func TestEventsFollowsAndReconnects(t *testing.T) {
 	p, _ := newPlugin(ns)
 	p.Out = out
 	done := make(chan error, 1)
-	go func() { done <- p.Events(ctx, "sales", kubectlplugin.EventsOptions{After: 0}) }()
+	go func() {
+		err := p.Events(ctx, "sales", kubectlplugin.EventsOptions{After: 0})
+		fmt.Fprintf(out, "Events returned: %v\n", err) // never before cancel: fails the checks below
+		done <- err
+	}()
 	out.waitLines(3)
 	hs.CloseClientConnections() // the connection breaks; the plugin resumes after event 3
 	appendN(4, 2)
@@ -114,6 +118,11 @@ func TestEventsFollowsAndReconnects(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
+	lines = out.waitLines(6)
+	if last := lines[len(lines)-1]; last != "Events returned: <nil>" {
+		t.Fatalf("last line %q, want Events returning after cancel", last)
+	}
+	lines = lines[:len(lines)-1]
 	for i, l := range lines[:5] {
 		want := fmt.Sprintf("%d\tmessage 2023-11-14T22:13:20Z <- 15550001111@c.us chat: hello %d", i+1, i+1)
 		if l != want {
@@ -135,7 +144,7 @@ func TestEventsWrongToken(t *testing.T) {
 	}
 	createInstance(t, ns, "sales", nil, v1alpha1.MessengerInstanceStatus{Endpoint: url, TokenSecretName: "sales-token"})
 	p, _ := newPlugin(ns)
-	err := p.Events(context.Background(), "sales", kubectlplugin.EventsOptions{After: -1, Reconnects: 0})
+	err := p.Events(context.Background(), "sales", kubectlplugin.EventsOptions{After: -1, GiveUpAfter: 1})
 	if err == nil || !strings.Contains(err.Error(), "401") {
 		t.Fatalf("wrong token: %v, want the instance's 401", err)
 	}
