@@ -65,27 +65,7 @@ func TestEventsFollowsAndReconnects(t *testing.T) {
 	defer cancel()
 	ns := newNamespace(t)
 	const token = "s3cret-token"
-	st, err := store.Open(ctx, store.Options{DataDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = st.Close() })
-	md, err := media.Open(t.TempDir(), "media-secret")
-	if err != nil {
-		t.Fatal(err)
-	}
-	stream, err := events.New(events.Options{Store: st, Encoder: events.Encoder{InstanceID: "sales"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := api.New(api.Options{Store: st, Engine: account.NoEngine{}, Media: md,
-		Fetcher: fetch.NewFetcher(fetch.Guard{}, 1<<20), Token: token, Events: stream})
-	if err != nil {
-		t.Fatal(err)
-	}
-	hs := httptest.NewServer(srv.Handler())
-	t.Cleanup(hs.Close)
-	t.Cleanup(stream.Close)
+	st, hs := startEventsInstance(t, token)
 	if err := k8s.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "sales-token"},
 		Data: map[string][]byte{"token": []byte(token)}}); err != nil {
 		t.Fatal(err)
@@ -134,10 +114,39 @@ func TestEventsFollowsAndReconnects(t *testing.T) {
 	}
 }
 
+// startEventsInstance runs a real instance server with its event stream (SQLite store, no engine).
+func startEventsInstance(t *testing.T, token string) (*store.Store, *httptest.Server) {
+	t.Helper()
+	ctx := context.Background()
+	st, err := store.Open(ctx, store.Options{DataDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	md, err := media.Open(t.TempDir(), "media-secret")
+	if err != nil {
+		t.Fatal(err)
+	}
+	stream, err := events.New(events.Options{Store: st, Encoder: events.Encoder{InstanceID: "sales"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := api.New(api.Options{Store: st, Engine: account.NoEngine{}, Media: md,
+		Fetcher: fetch.NewFetcher(fetch.Guard{}, 1<<20), Token: token, Events: stream})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(srv.Handler())
+	t.Cleanup(hs.Close)
+	t.Cleanup(stream.Close)
+	return st, hs
+}
+
 func TestEventsWrongToken(t *testing.T) {
 	requireEnv(t)
 	ns := newNamespace(t)
-	url := startInstance(t, "right")
+	_, hs := startEventsInstance(t, "right")
+	url := hs.URL
 	if err := k8s.Create(context.Background(), &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "sales-token"},
 		Data: map[string][]byte{"token": []byte("wrong")}}); err != nil {
 		t.Fatal(err)
