@@ -33,6 +33,7 @@ type instanceOptions struct {
 	maxFileBytes, maxQueueItems, maxQueueBytes              int64
 	mediaRetention, webhookMaxAge, shutdownTimeout          time.Duration
 	server                                                  serverLimits
+	events                                                  eventsOptions
 	liveness                                                engine.Liveness // no flags: the defaults, shorter in tests
 }
 
@@ -64,6 +65,7 @@ func instanceCommand() *cobra.Command {
 	}
 	f := c.Flags()
 	f.StringVar(&o.listen, "listen", ":8080", "address to serve the HTTP API on")
+	addEventsFlags(f, &o.events)
 	f.StringVar(&o.dataDir, "data-dir", "data", "directory for the SQLite database and media files")
 	f.StringVar(&o.database, "database", "", "empty = SQLite in the data dir; postgres://… = PostgreSQL")
 	f.StringVar(&o.token, "token", "", "API token (required unless --token-file)")
@@ -152,6 +154,9 @@ func (o instanceOptions) config() (app.Config, error) {
 		TrustedProxies: o.server.trustedProxies, Liveness: o.liveness}
 	if o.kube.ackSet {
 		cfg.AckNotifications = &o.kube.ackNotifications
+	}
+	if err := o.events.apply(&cfg); err != nil {
+		return app.Config{}, err
 	}
 	if o.instanceName != "" && o.namespace != "" {
 		if cfg.Kube, err = kubeConfig(o.kube.kubeconfig); err != nil {

@@ -47,7 +47,7 @@ func (f *kubectlFlags) plugin(c *cobra.Command) (*kubectlplugin.Plugin, error) {
 	if err != nil {
 		return nil, fmt.Errorf("creating Kubernetes client: %w", err)
 	}
-	return &kubectlplugin.Plugin{Client: cl, Namespace: ns, Out: c.OutOrStdout()}, nil
+	return &kubectlplugin.Plugin{Client: cl, Namespace: ns, Out: c.OutOrStdout(), Err: c.ErrOrStderr()}, nil
 }
 
 func kubectlCommand() *cobra.Command {
@@ -63,7 +63,7 @@ func kubectlCommand() *cobra.Command {
 	pf.StringVar(&f.context, "context", "", "kubeconfig context (default the current one)")
 	pf.StringVarP(&f.namespace, "namespace", "n", "", "namespace (default the context's)")
 	c.AddCommand(kubectlStatusCommand(f), kubectlQRCommand(f), kubectlRequestCommand(f, kubectlplugin.Reboot),
-		kubectlRequestCommand(f, kubectlplugin.Logout), kubectlSendCommand(f))
+		kubectlRequestCommand(f, kubectlplugin.Logout), kubectlSendCommand(f), kubectlEventsCommand(f))
 	return c
 }
 
@@ -153,5 +153,27 @@ func kubectlSendCommand(f *kubectlFlags) *cobra.Command {
 	fl.StringVar(&o.ReplyTo, "reply-to", "", "id of a message of the chat to reply to (true_…/false_…, as /messages shows it)")
 	fl.StringVar(&o.Endpoint, "endpoint", "", "instance URL (default status.endpoint; after `kubectl port-forward svc/NAME 8080` use http://127.0.0.1:8080)")
 	c.MarkFlagsMutuallyExclusive("location", "file")
+	return c
+}
+
+func kubectlEventsCommand(f *kubectlFlags) *cobra.Command {
+	o := kubectlplugin.EventsOptions{}
+	c := &cobra.Command{
+		Use:   "events NAME [--after ID] [--json] [--endpoint URL]",
+		Short: "Follow the events of an instance (GET /events) in the terminal, reconnecting without loss",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(c *cobra.Command, args []string) error {
+			p, err := f.plugin(c)
+			if err != nil {
+				return err
+			}
+			return p.Events(c.Context(), args[0], o)
+		},
+	}
+	fl := c.Flags()
+	fl.Int64Var(&o.After, "after", -1, "replay the events after this id first (0: every retained event; default: only new ones)")
+	fl.BoolVar(&o.JSON, "json", false, "print each event as one line of JSON: {\"id\":…,\"event\":<webhook payload>}")
+	fl.IntVar(&o.GiveUpAfter, "give-up-after", 0, "give up after this many failed connections in a row (default 0: never)")
+	fl.StringVar(&o.Endpoint, "endpoint", "", "instance URL (default status.endpoint; after `kubectl port-forward svc/NAME 8080` use http://127.0.0.1:8080)")
 	return c
 }

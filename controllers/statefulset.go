@@ -125,6 +125,7 @@ func buildPodTemplate(mi *v1alpha1.MessengerInstance, opts BuildOptions) *corev1
 		// The session is in PostgreSQL; media still need a scratch directory.
 		pod.WithVolumes(corev1ac.Volume().WithName("data").WithEmptyDir(corev1ac.EmptyDirVolumeSource()))
 	}
+	withNATSCredentials(mi, pod)
 	if len(mi.Spec.NodeSelector) > 0 {
 		pod.WithNodeSelector(mi.Spec.NodeSelector)
 	}
@@ -172,6 +173,9 @@ func buildContainer(mi *v1alpha1.MessengerInstance, opts BuildOptions) *corev1ac
 		WithVolumeMounts(
 			corev1ac.VolumeMount().WithName("data").WithMountPath(DataDir),
 			corev1ac.VolumeMount().WithName("tmp").WithMountPath("/tmp"))
+	if mi.Spec.Events != nil && mi.Spec.Events.NATS != nil && mi.Spec.Events.NATS.CredentialsSecretRef != nil {
+		c.WithVolumeMounts(corev1ac.VolumeMount().WithName(natsCredentialsVolume).WithMountPath(NATSCredentialsDir).WithReadOnly(true))
+	}
 	if r := mi.Spec.Resources; r != nil {
 		res := corev1ac.ResourceRequirements()
 		if len(r.Limits) > 0 {
@@ -228,5 +232,5 @@ func buildEnv(mi *v1alpha1.MessengerInstance, opts BuildOptions) []*corev1ac.Env
 	if px := mi.Spec.Proxy; px != nil {
 		env = append(env, secretEnv("MESSENGER_PROXY", px.SecretRef.Name, keyOr(px.SecretRef.Key, DefaultProxyKey)))
 	}
-	return env
+	return append(env, natsEnv(mi)...)
 }

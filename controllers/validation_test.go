@@ -39,6 +39,12 @@ func TestCRDValidationRejectsBadSpecs(t *testing.T) {
 		{"webhook allowNetworks a hostname", "", v1alpha1.MessengerInstanceSpec{Webhook: &v1alpha1.WebhookSpec{
 			URL: "http://receiver.tools.svc/hook", AllowNetworks: []string{"receiver.tools.svc"}}},
 			"webhook.allowNetworks must hold CIDRs"},
+		{"events.nats.url http", "", v1alpha1.MessengerInstanceSpec{Events: &v1alpha1.EventsSpec{NATS: &v1alpha1.NATSSpec{
+			URL: "http://nats.messaging.svc:4222"}}}, "events.nats.url must be nats://, tls://, ws:// or wss:// URLs"},
+		{"events.nats.url second one bad", "", v1alpha1.MessengerInstanceSpec{Events: &v1alpha1.EventsSpec{NATS: &v1alpha1.NATSSpec{
+			URL: "nats://a:4222,b:4222"}}}, "events.nats.url must be nats://, tls://, ws:// or wss:// URLs"},
+		{"events.nats.subjectPrefix wildcard", "", v1alpha1.MessengerInstanceSpec{Events: &v1alpha1.EventsSpec{NATS: &v1alpha1.NATSSpec{
+			URL: "nats://nats:4222", SubjectPrefix: "wa.>"}}}, "spec.events.nats.subjectPrefix"},
 		{"networkURL not a URL", "", v1alpha1.MessengerInstanceSpec{NetworkURL: "sandbox:8900"},
 			"networkURL must be an absolute http:// or https:// URL"},
 		{"settings sendDelay over an hour", "", v1alpha1.MessengerInstanceSpec{Settings: &v1alpha1.SettingsSpec{

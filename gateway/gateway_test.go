@@ -411,6 +411,8 @@ func TestRequiredScope(t *testing.T) {
 		{"POST", "/typing", gateway.ScopeSend},
 		{"GET", "/webhook", gateway.ScopeAdmin},
 		{"GET", "/unknown", gateway.ScopeAdmin},
+		{"GET", "/events", gateway.ScopeRead},
+		{"POST", "/events", gateway.ScopeAdmin},
 		{"POST", "/checkPhone", gateway.ScopeRead},
 	}
 	for _, c := range cases {

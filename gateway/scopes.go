@@ -70,6 +70,7 @@ var scopeTable = map[string]Scope{
 	"GET /showMessagesQueue":         ScopeRead,
 	"GET /instanceStatuses":          ScopeRead,
 	"GET /webhookStatus":             ScopeRead,
+	"GET /events":                    ScopeRead,
 	"GET /openapi.json":              ScopeRead,
 	"GET /gatewayStatus":             ScopeRead,
 	"POST /sendMessage":              ScopeSend,

@@ -25,6 +25,10 @@ type Plugin struct {
 	Out io.Writer
 	// HTTP calls instance servers (send); nil uses a client with a 30 s timeout.
 	HTTP *http.Client
+	// Stream follows event streams (events); nil uses a client without a timeout.
+	Stream *http.Client
+	// Err receives notices (reconnections); nil discards them.
+	Err io.Writer
 	// Now stamps annotation requests; nil uses time.Now.
 	Now func() time.Time
 }

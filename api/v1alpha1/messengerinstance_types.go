@@ -61,6 +61,41 @@ type WebhookSpec struct {
 	AllowNetworks []string `json:"allowNetworks,omitempty"`
 }
 
+// EventsSpec configures where the instance's events go besides the webhook and GET /events.
+type EventsSpec struct {
+	// nats publishes every event (the webhook payloads, one event each) to NATS JetStream.
+	// +optional
+	NATS *NATSSpec `json:"nats,omitempty"`
+}
+
+// NATSSpec is a NATS JetStream sink: subjects <subjectPrefix>.<namespace>.<name>.<kind>, one
+// message per event, Nats-Msg-Id the event id (JetStream drops the copies a retry sends).
+type NATSSpec struct {
+	// url of the NATS server(s): nats://, tls://, ws:// or wss://; several comma separated.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=1024
+	// +kubebuilder:validation:XValidation:rule="self.matches('^(nats|tls|ws|wss)://[^,/ ]+(/[^, ]*)?(,(nats|tls|ws|wss)://[^,/ ]+(/[^, ]*)?)*$')",message="events.nats.url must be nats://, tls://, ws:// or wss:// URLs, comma separated"
+	// +required
+	URL string `json:"url"`
+	// subjectPrefix starts every subject (default "messenger").
+	// +kubebuilder:validation:MaxLength=128
+	// +kubebuilder:validation:Pattern=`^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$`
+	// +optional
+	SubjectPrefix string `json:"subjectPrefix,omitempty"`
+	// stream is the JetStream stream holding the subjects (default "MESSENGER").
+	// +kubebuilder:validation:MaxLength=64
+	// +kubebuilder:validation:Pattern=`^[A-Za-z0-9_-]+$`
+	// +optional
+	Stream string `json:"stream,omitempty"`
+	// createStream creates the stream (capturing <subjectPrefix>.>) when it is missing (default true).
+	// +optional
+	CreateStream *bool `json:"createStream,omitempty"`
+	// credentialsSecretRef names a Secret with the NATS credentials: key "creds" (a .creds file:
+	// JWT and NKey seed), or "user" and "password", or "token". Its key field is not used.
+	// +optional
+	CredentialsSecretRef *SecretKeyReference `json:"credentialsSecretRef,omitempty"`
+}
+
 // SettingsSpec sets instance settings from the resource. A field set here wins over POST /settings,
 // which then refuses to change it (409); a field left out stays whatever the API set.
 type SettingsSpec struct {
@@ -145,6 +180,9 @@ type MessengerInstanceSpec struct {
 	// webhook configures delivery of incoming messages and acks.
 	// +optional
 	Webhook *WebhookSpec `json:"webhook,omitempty"`
+	// events configures event sinks besides the webhook (NATS JetStream).
+	// +optional
+	Events *EventsSpec `json:"events,omitempty"`
 	// settings sets the pacing of sends and other instance settings; what it sets, the API cannot change.
 	// +optional
 	Settings *SettingsSpec `json:"settings,omitempty"`

@@ -72,6 +72,8 @@ type Options struct {
 	// WebhookRefused, when set, holds why a webhook URL given at start was refused; GET /webhook
 	// reports it until a URL is set through the API.
 	WebhookRefused *RefusedWebhook
+	// Events, when set, serves GET /events (the live event stream, see instance/events).
+	Events http.Handler
 	// Metrics records requests and sends; nil makes private ones watching Store and Engine.
 	Metrics *metrics.Metrics
 	Logger  *slog.Logger
@@ -223,6 +225,9 @@ func (s *Server) routes() *gin.Engine {
 	s.refRoutes(a)
 	a.GET("/showMessagesQueue", s.showQueue)
 	a.GET("/webhookStatus", s.webhookStatus)
+	if s.opts.Events != nil {
+		a.GET("/events", gin.WrapH(s.opts.Events))
+	}
 	s.chatRoutes(a)
 	s.groupRoutes(a)
 	return r

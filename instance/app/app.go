@@ -22,9 +22,11 @@ import (
 	"github.com/messenger-operator/messenger-operator/instance/agent"
 	"github.com/messenger-operator/messenger-operator/instance/api"
 	"github.com/messenger-operator/messenger-operator/instance/engine"
+	"github.com/messenger-operator/messenger-operator/instance/events"
 	"github.com/messenger-operator/messenger-operator/instance/fetch"
 	"github.com/messenger-operator/messenger-operator/instance/media"
 	"github.com/messenger-operator/messenger-operator/instance/metrics"
+	natssink "github.com/messenger-operator/messenger-operator/instance/sink/nats"
 	"github.com/messenger-operator/messenger-operator/instance/store"
 	"github.com/messenger-operator/messenger-operator/instance/webhook"
 )
@@ -86,6 +88,12 @@ type Config struct {
 	MinBodyRate int64
 	// TrustedProxies are the reverse proxies whose X-Forwarded-For names the client.
 	TrustedProxies []string
+	// EventsRetention and EventsRetentionCount bound the event log of GET /events (zero: the
+	// defaults of instance/events).
+	EventsRetention      time.Duration
+	EventsRetentionCount int64
+	// NATS, when set, publishes the events to NATS JetStream too (spec.events.nats).
+	NATS *natssink.Config
 }
 
 // parts are the built pieces of a running instance server.
@@ -97,6 +105,8 @@ type parts struct {
 	engine     account.Engine
 	dispatcher *webhook.Dispatcher
 	api        *api.Server
+	events     *events.Stream
+	nats       *natssink.Sink
 	publicURL  string
 }
 
@@ -210,7 +220,10 @@ func buildServers(cfg Config, p *parts, refused *api.RefusedWebhook, log *slog.L
 	if err != nil {
 		return err
 	}
-	p.api, err = api.New(api.Options{Store: p.store, Engine: p.engine, Media: p.media, Token: cfg.Token,
+	if err := buildEvents(cfg, p, instanceID, log); err != nil {
+		return err
+	}
+	p.api, err = api.New(api.Options{Events: p.events, Store: p.store, Engine: p.engine, Media: p.media, Token: cfg.Token,
 		PublicURL: p.publicURL, Fetcher: fetch.NewFetcher(fileGuard, cfg.MaxFileBytes), MaxFileBytes: cfg.MaxFileBytes,
 		BodyReadTimeout: readTimeout(cfg), MinBodyRate: cfg.MinBodyRate, TrustedProxies: cfg.TrustedProxies,
 		Webhook: webhookSettings{dispatcher: p.dispatcher, agent: p.agent}, SpecSettings: specSettings(p.agent), WebhookGuard: hookGuard,
@@ -227,6 +240,14 @@ func serve(ctx context.Context, cfg Config, p parts, l net.Listener, log *slog.L
 	wg.Go(func() { janitor(workCtx, p.store, p.media, cfg.MediaRetention, log) })
 	wg.Go(func() { recordStatusHistory(workCtx, p.engine, p.store, log) })
 	wg.Go(func() { reportStatusEvents(workCtx, p, log) })
+	wg.Go(func() { p.events.Run(workCtx) })
+	if p.nats != nil {
+		wg.Go(func() {
+			if err := p.nats.Run(workCtx); err != nil {
+				log.Error("NATS sink stopped", "error", err)
+			}
+		})
+	}
 	if r, ok := p.engine.(account.Runner); ok {
 		wg.Go(func() {
 			if err := r.Run(workCtx); err != nil && workCtx.Err() == nil {
@@ -236,6 +257,7 @@ func serve(ctx context.Context, cfg Config, p parts, l net.Listener, log *slog.L
 	}
 	stopAgent := runAgent(ctx, p.agent, p.engine, p.dispatcher.Kick, log)
 	httpSrv := newHTTPServer(p.api.Handler(), cfg)
+	httpSrv.RegisterOnShutdown(p.events.Close) // open event streams end, or Shutdown would wait for them
 	served := make(chan error, 1)
 	go func() { served <- httpSrv.Serve(limitListener(l, cfg)) }()
 	listening("http://" + l.Addr().String())

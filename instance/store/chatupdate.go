@@ -62,11 +62,11 @@ func actionResult(it Item) string {
 	return ""
 }
 
-// AddChatUpdates puts group changes in the webhook outbox, when a webhook is set and chatUpdateOn
-// is on (nothing otherwise).
+// AddChatUpdates puts group changes in the event log and, when a webhook is set, the webhook outbox,
+// when chatUpdateOn is on (nothing otherwise).
 func (s *Store) AddChatUpdates(ctx context.Context, updates []chat.ChatUpdate) error {
 	st := s.Settings()
-	if st.WebhookURL == "" || !st.ChatUpdates || len(updates) == 0 {
+	if !st.ChatUpdates || len(updates) == 0 {
 		return nil
 	}
 	err := s.write(ctx, func(ctx context.Context, tx *wtx) error {

@@ -83,7 +83,7 @@ func (s *Store) appendMessage(ctx context.Context, tx *wtx, m chat.Message, waID
 	if err := touchChat(ctx, tx, m); err != nil {
 		return chat.Message{}, false, err
 	}
-	if post && s.Settings().WebhookURL != "" {
+	if post {
 		if err := s.addEvent(ctx, tx, eventMessage, m.ID, raw); err != nil {
 			return chat.Message{}, false, err
 		}
@@ -290,10 +290,11 @@ func (s *Store) addSentAck(ctx context.Context, tx *wtx, it Item) error {
 		Type: ackType(it), Result: actionResult(it)})
 }
 
-// addAck puts an ack in the webhook outbox when webhooks and ack notifications are on.
+// addAck puts an ack in the event log (and the webhook outbox when a webhook is set) when ack
+// notifications are on.
 func (s *Store) addAck(ctx context.Context, tx *wtx, a chat.Ack) error {
 	st := s.Settings()
-	if st.WebhookURL == "" || !st.AckNotifications {
+	if !st.AckNotifications {
 		return nil
 	}
 	raw, err := json.Marshal(a)

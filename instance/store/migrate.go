@@ -103,6 +103,15 @@ var migrations = [][]string{
 		`CREATE INDEX mo_chats_recent ON mo_chats (last_time, id)`,
 		`INSERT INTO mo_counters (name, value) VALUES ('chats', 0)`,
 	},
+	{ // 7: the event log of GET /events and the sinks (NATS), with a cursor per sink
+		`CREATE TABLE mo_event_log (
+			seq BIGINT PRIMARY KEY,
+			kind TEXT NOT NULL,
+			data TEXT NOT NULL,
+			created_at BIGINT NOT NULL)`,
+		`CREATE INDEX mo_event_log_created ON mo_event_log (created_at)`,
+		`CREATE TABLE mo_event_cursors (name TEXT PRIMARY KEY, seq BIGINT NOT NULL)`,
+	},
 }
 
 // SchemaVersion is the schema version this build writes.

@@ -75,6 +75,9 @@ type Store struct {
 	commits  atomic.Int64
 
 	maxItems, maxBytes int64 // queue caps; <= 0: none
+
+	// eventBell rings when events were committed (GET /events, sinks); see events.go.
+	eventBell bell
 }
 
 // Open opens (creating if needed) the database named by opts, applies the schema migrations and

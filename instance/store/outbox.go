@@ -16,19 +16,24 @@ const (
 	eventAck     = "ack"
 )
 
-// addEvent puts one webhook event about the message msgID in the outbox.
+// addEvent puts one webhook event about the message msgID in the event log (GET /events, sinks)
+// and, when a webhook URL is set, in the outbox.
 func (s *Store) addEvent(ctx context.Context, tx *wtx, kind, msgID string, data []byte) error {
 	seq, err := nextNumbers(ctx, tx, "webhook", 1)
 	if err != nil {
 		return err
 	}
+	now := time.Now().UnixMilli()
+	if s.Settings().WebhookURL == "" {
+		return s.logEvent(ctx, tx, seq, kind, data, now)
+	}
 	_, err = tx.execCached(ctx, `INSERT INTO mo_webhook_events (seq, kind, data, created_at, message_id)
-		VALUES ($1, $2, $3, $4, $5)`, seq, kind, string(data), time.Now().UnixMilli(), msgID)
+		VALUES ($1, $2, $3, $4, $5)`, seq, kind, string(data), now, msgID)
 	if err != nil {
 		return fmt.Errorf("inserting webhook event: %w", err)
 	}
 	tx.onCommit(s.wakeWebhook)
-	return nil
+	return s.logEvent(ctx, tx, seq, kind, data, now)
 }
 
 // Batch is one webhook delivery: a frozen body with a stable id, retried on its own schedule until

@@ -11,12 +11,9 @@ import (
 // eventStatus is the outbox event kind of an account status change.
 const eventStatus = "status"
 
-// AddStatusEvent puts a change of the account's status in the webhook outbox, when a webhook URL
-// is set (otherwise it does nothing). The caller rate-limits: every call becomes one entry.
+// AddStatusEvent puts a change of the account's status in the event log and, when a webhook URL
+// is set, the webhook outbox. The caller rate-limits: every call becomes one entry.
 func (s *Store) AddStatusEvent(ctx context.Context, e chat.StatusEvent) error {
-	if s.Settings().WebhookURL == "" {
-		return nil
-	}
 	raw, err := json.Marshal(e)
 	if err != nil {
 		return fmt.Errorf("encoding status event: %w", err)

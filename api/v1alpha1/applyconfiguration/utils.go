@@ -24,6 +24,8 @@ func ForKind(kind schema.GroupVersionKind) interface{} {
 	// Group=messenger-operator.io, Version=v1alpha1
 	case v1alpha1.SchemeGroupVersion.WithKind("DatabaseSpec"):
 		return &apiv1alpha1.DatabaseSpecApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("EventsSpec"):
+		return &apiv1alpha1.EventsSpecApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("HibernationSpec"):
 		return &apiv1alpha1.HibernationSpecApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("HibernationStatus"):
@@ -34,6 +36,8 @@ func ForKind(kind schema.GroupVersionKind) interface{} {
 		return &apiv1alpha1.MessengerInstanceSpecApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("MessengerInstanceStatus"):
 		return &apiv1alpha1.MessengerInstanceStatusApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("NATSSpec"):
+		return &apiv1alpha1.NATSSpecApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("ProxySpec"):
 		return &apiv1alpha1.ProxySpecApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("SecretKeyReference"):

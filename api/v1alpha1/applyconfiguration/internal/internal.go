@@ -37,6 +37,12 @@ var schemaYAML = typed.YAMLObject(`types:
         namedType: com.github.messenger-operator.messenger-operator.api.v1alpha1.SecretKeyReference
 - name: com.github.messenger-operator.messenger-operator.api.v1alpha1.DeletionPolicy
   scalar: string
+- name: com.github.messenger-operator.messenger-operator.api.v1alpha1.EventsSpec
+  map:
+    fields:
+    - name: nats
+      type:
+        namedType: com.github.messenger-operator.messenger-operator.api.v1alpha1.NATSSpec
 - name: com.github.messenger-operator.messenger-operator.api.v1alpha1.HibernationSpec
   map:
     fields:
@@ -98,6 +104,9 @@ var schemaYAML = typed.YAMLObject(`types:
       type:
         namedType: com.github.messenger-operator.messenger-operator.api.v1alpha1.DeletionPolicy
       default: Retain
+    - name: events
+      type:
+        namedType: com.github.messenger-operator.messenger-operator.api.v1alpha1.EventsSpec
     - name: hibernation
       type:
         namedType: com.github.messenger-operator.messenger-operator.api.v1alpha1.HibernationSpec
@@ -187,6 +196,24 @@ var schemaYAML = typed.YAMLObject(`types:
       type:
         scalar: string
     - name: webhookUrl
+      type:
+        scalar: string
+- name: com.github.messenger-operator.messenger-operator.api.v1alpha1.NATSSpec
+  map:
+    fields:
+    - name: createStream
+      type:
+        scalar: boolean
+    - name: credentialsSecretRef
+      type:
+        namedType: com.github.messenger-operator.messenger-operator.api.v1alpha1.SecretKeyReference
+    - name: stream
+      type:
+        scalar: string
+    - name: subjectPrefix
+      type:
+        scalar: string
+    - name: url
       type:
         scalar: string
 - name: com.github.messenger-operator.messenger-operator.api.v1alpha1.ProxySpec

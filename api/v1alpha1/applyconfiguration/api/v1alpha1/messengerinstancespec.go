@@ -24,6 +24,8 @@ type MessengerInstanceSpecApplyConfiguration struct {
 	Suspend *bool `json:"suspend,omitempty"`
 	// webhook configures delivery of incoming messages and acks.
 	Webhook *WebhookSpecApplyConfiguration `json:"webhook,omitempty"`
+	// events configures event sinks besides the webhook (NATS JetStream).
+	Events *EventsSpecApplyConfiguration `json:"events,omitempty"`
 	// settings sets the pacing of sends and other instance settings; what it sets, the API cannot change.
 	Settings *SettingsSpecApplyConfiguration `json:"settings,omitempty"`
 	// tokenSecretRef names the API token that clients must present; key defaults to "token".
@@ -85,6 +87,14 @@ func (b *MessengerInstanceSpecApplyConfiguration) WithSuspend(value bool) *Messe
 // If called multiple times, the Webhook field is set to the value of the last call.
 func (b *MessengerInstanceSpecApplyConfiguration) WithWebhook(value *WebhookSpecApplyConfiguration) *MessengerInstanceSpecApplyConfiguration {
 	b.Webhook = value
+	return b
+}
+
+// WithEvents sets the Events field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the Events field is set to the value of the last call.
+func (b *MessengerInstanceSpecApplyConfiguration) WithEvents(value *EventsSpecApplyConfiguration) *MessengerInstanceSpecApplyConfiguration {
+	b.Events = value
 	return b
 }
 
