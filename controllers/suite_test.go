@@ -12,6 +12,7 @@ import (
 	"github.com/go-logr/logr"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/cli-utils/pkg/kstatus/status"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -31,6 +32,7 @@ var (
 	restConfig *rest.Config
 	scheme     *runtime.Scheme
 	instances  = &fakeInstances{fail: map[string]error{}}
+	reconciles = &reconcileCounter{n: map[types.NamespacedName]int{}}
 )
 
 // logoutGrace is short so that the "instance never answers" case ends quickly.
@@ -51,6 +53,7 @@ func startManager(env *testenv.Env) (func(), error) {
 		InstanceImage:           "messenger-operator:test",
 		Instances:               instances,
 		LogoutGracePeriod:       logoutGrace,
+		OnReconcile:             reconciles.add,
 	})
 	if err != nil {
 		return nil, err
@@ -140,4 +143,22 @@ func (f *fakeInstances) callsTo(endpoint string) []logoutCall {
 		}
 	}
 	return out
+}
+
+// reconcileCounter counts the manager's reconciles per MessengerInstance.
+type reconcileCounter struct {
+	mu sync.Mutex
+	n  map[types.NamespacedName]int
+}
+
+func (c *reconcileCounter) add(req ctrl.Request) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.n[req.NamespacedName]++
+}
+
+func (c *reconcileCounter) of(key types.NamespacedName) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.n[key]
 }

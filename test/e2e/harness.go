@@ -41,6 +41,10 @@ type Options struct {
 	InstanceImage string
 	// Logger receives the harness's and the operator's logs.
 	Logger *slog.Logger
+	// ProbeEvery is how often the node runs each pod's readiness probe (zero: 500 ms, faster
+	// than the template's period so that tests see readiness promptly; fleet benchmarks set
+	// the kubelet's pace).
+	ProbeEvery time.Duration
 
 	removeDir bool // Dir was made by the harness: Stop removes it
 }
