@@ -84,6 +84,8 @@ func Start(ctx context.Context, opts Options) (h *Harness, err error) {
 		CRDDirs:     []string{filepath.Join(opts.RepoRoot, "config", "crd", "bases")},
 		NewScheme:   controllers.NewScheme,
 		Unthrottled: true,
+		// envtest's default Service range (a /24) holds about 250 ClusterIPs: too few for a fleet.
+		APIServerFlags: map[string]string{"service-cluster-ip-range": "10.96.0.0/16"},
 	})
 	if err != nil {
 		return nil, err
