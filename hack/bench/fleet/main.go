@@ -166,7 +166,19 @@ func (f *fleet) pairAll(ctx context.Context) error {
 	return nil
 }
 
+// pair pairs instance i, fetching its QR code again when the one shown expired before the scan.
 func (f *fleet) pair(ctx context.Context, i int) error {
+	var err error
+	for range 5 {
+		if err = f.pairOnce(ctx, i); err == nil {
+			return nil
+		}
+		time.Sleep(time.Second)
+	}
+	return err
+}
+
+func (f *fleet) pairOnce(ctx context.Context, i int) error {
 	p := f.h.Node.Pod(ns, name(i)+"-0")
 	if p == nil {
 		return fmt.Errorf("%s: no pod process", name(i))
@@ -189,7 +201,8 @@ func (f *fleet) pair(ctx context.Context, i int) error {
 	}
 	phone := fmt.Sprintf("4918%08d", i)
 	sb := f.h.Sandbox.URL()
-	if err := benchutil.CallJSON(ctx, httpClient, "POST", sb+"/sandbox/phones", "", map[string]string{"phone": phone, "name": name(i)}, nil); err != nil {
+	if err := benchutil.CallJSON(ctx, httpClient, "POST", sb+"/sandbox/phones", "", map[string]string{"phone": phone, "name": name(i)}, nil); err != nil &&
+		!strings.Contains(err.Error(), "exists") {
 		return err
 	}
 	return benchutil.CallJSON(ctx, httpClient, "POST", sb+"/sandbox/phones/"+phone+"/scan", "", map[string]string{"qr": string(qr)}, nil)
