@@ -35,6 +35,24 @@ type instanceOptions struct {
 	server                                                  serverLimits
 	events                                                  eventsOptions
 	liveness                                                engine.Liveness // no flags: the defaults, shorter in tests
+	sqlite                                                  app.SQLiteTuning
+	idleTrim                                                time.Duration
+}
+
+// memoryFromEnv applies the instance's GC settings (GOGC 50 and a soft limit unless GOGC,
+// GOMEMLIMIT or their MESSENGER_ twins say otherwise) and reads the SQLite and idle-trim
+// settings of the environment; see instance/app/memory.go. Only the command does this: an
+// instance server run in-process (tests) keeps its process's settings.
+func (o *instanceOptions) memoryFromEnv() error {
+	if _, err := app.ApplyMemorySettings(); err != nil {
+		return err
+	}
+	var err error
+	if o.sqlite, err = app.SQLiteTuningFromEnv(os.Getenv); err != nil {
+		return err
+	}
+	o.idleTrim, err = app.IdleTrimFromEnv(os.Getenv)
+	return err
 }
 
 // serverLimits bound what clients may hold of the HTTP server (flags of `instance`).
@@ -55,6 +73,9 @@ func instanceCommand() *cobra.Command {
 				return err
 			}
 			o.kube.ackSet = c.Flags().Changed("ack-notifications")
+			if err := o.memoryFromEnv(); err != nil {
+				return err
+			}
 			ctx, stop := signal.NotifyContext(c.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			logger := slog.New(slog.NewJSONHandler(c.ErrOrStderr(), nil))
@@ -151,7 +172,7 @@ func (o instanceOptions) config() (app.Config, error) {
 		MaxFileBytes: o.maxFileBytes, MaxQueueItems: o.maxQueueItems, MaxQueueBytes: o.maxQueueBytes,
 		MediaRetention: o.mediaRetention, WebhookMaxAge: o.webhookMaxAge, ShutdownTimeout: o.shutdownTimeout,
 		MaxConnections: o.server.maxConnections, ReadTimeout: o.server.readTimeout, MinBodyRate: o.server.minBodyRate,
-		TrustedProxies: o.server.trustedProxies, Liveness: o.liveness}
+		TrustedProxies: o.server.trustedProxies, Liveness: o.liveness, SQLite: o.sqlite, IdleTrim: o.idleTrim}
 	if o.kube.ackSet {
 		cfg.AckNotifications = &o.kube.ackNotifications
 	}

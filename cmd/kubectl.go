@@ -1,3 +1,5 @@
+//go:build !instanceonly
+
 package cmd
 
 import (

@@ -1,3 +1,5 @@
+//go:build !instanceonly
+
 package cmd
 
 import (
@@ -10,8 +12,6 @@ import (
 
 	"github.com/go-logr/logr"
 	"github.com/spf13/cobra"
-	"k8s.io/client-go/rest"
-	"k8s.io/client-go/tools/clientcmd"
 	ctrl "sigs.k8s.io/controller-runtime"
 
 	"github.com/messenger-operator/messenger-operator/controllers"
@@ -76,26 +76,4 @@ func operatorCommand() *cobra.Command {
 	f.DurationVar(&opts.HibernationCollectWindow, "hibernation-collect-window", controllers.DefaultCollectWindow, "how long an instance woken by spec.hibernation.wakeEvery stays up once connected, to receive what WhatsApp kept")
 	f.StringVar(&kubeconfig, "kubeconfig", "", "kubeconfig file (default: in-cluster, else $KUBECONFIG or ~/.kube/config)")
 	return c
-}
-
-// kubeConfig loads the client configuration: the --kubeconfig file when given, else in-cluster
-// when in a pod, else $KUBECONFIG or ~/.kube/config.
-func kubeConfig(path string) (*rest.Config, error) {
-	if path != "" {
-		cfg, err := clientcmd.BuildConfigFromFlags("", path)
-		if err != nil {
-			return nil, fmt.Errorf("loading kubeconfig %s: %w", path, err)
-		}
-		// As ctrl.GetConfig does: no client-side rate limit, the API server's priority and
-		// fairness protects it (client-go's default of 5 QPS would throttle 1,000 instances).
-		if cfg.QPS == 0 {
-			cfg.QPS = -1
-		}
-		return cfg, nil
-	}
-	cfg, err := ctrl.GetConfig()
-	if err != nil {
-		return nil, fmt.Errorf("loading Kubernetes client configuration: %w", err)
-	}
-	return cfg, nil
 }

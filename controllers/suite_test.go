@@ -12,6 +12,7 @@ import (
 	"github.com/go-logr/logr"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/rest"
 	clocktesting "k8s.io/utils/clock/testing"
 	"sigs.k8s.io/cli-utils/pkg/kstatus/status"
@@ -34,7 +35,8 @@ var (
 	instances  = &fakeInstances{fail: map[string]error{}}
 	// hibClock is the operator's clock for hibernation decisions: tests step it (only instances
 	// with spec.hibernation read it).
-	hibClock = clocktesting.NewFakeClock(time.Now())
+	hibClock   = clocktesting.NewFakeClock(time.Now())
+	reconciles = &reconcileCounter{n: map[types.NamespacedName]int{}}
 )
 
 // collectWindow is the operator's --hibernation-collect-window in these tests.
@@ -60,6 +62,7 @@ func startManager(env *testenv.Env) (func(), error) {
 		LogoutGracePeriod:        logoutGrace,
 		Clock:                    hibClock,
 		HibernationCollectWindow: collectWindow,
+		OnReconcile:              reconciles.add,
 	})
 	if err != nil {
 		return nil, err
@@ -149,4 +152,22 @@ func (f *fakeInstances) callsTo(endpoint string) []logoutCall {
 		}
 	}
 	return out
+}
+
+// reconcileCounter counts the manager's reconciles per MessengerInstance.
+type reconcileCounter struct {
+	mu sync.Mutex
+	n  map[types.NamespacedName]int
+}
+
+func (c *reconcileCounter) add(req ctrl.Request) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.n[req.NamespacedName]++
+}
+
+func (c *reconcileCounter) of(key types.NamespacedName) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.n[key]
 }

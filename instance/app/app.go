@@ -94,6 +94,11 @@ type Config struct {
 	EventsRetentionCount int64
 	// NATS, when set, publishes the events to NATS JetStream too (spec.events.nats).
 	NATS *natssink.Config
+	// SQLite tunes the SQLite pool and page cache (zero: the store's defaults).
+	SQLite SQLiteTuning
+	// IdleTrim returns freed memory to the OS this long after start and then every 5 minutes
+	// (zero: never; the command sets DefaultIdleTrim).
+	IdleTrim time.Duration
 }
 
 // parts are the built pieces of a running instance server.
@@ -160,7 +165,8 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger, listening func(url s
 // openStore opens the store and adds its gauges to the metrics.
 func openStore(ctx context.Context, cfg Config, m *metrics.Metrics, log *slog.Logger) (*store.Store, error) {
 	st, err := store.Open(ctx, store.Options{Database: cfg.Database, DataDir: cfg.DataDir, Logger: log,
-		MaxQueueItems: noCapIfZero(cfg.MaxQueueItems), MaxQueueBytes: noCapIfZero(cfg.MaxQueueBytes)})
+		MaxQueueItems: noCapIfZero(cfg.MaxQueueItems), MaxQueueBytes: noCapIfZero(cfg.MaxQueueBytes),
+		SQLiteCacheKiB: cfg.SQLite.CacheKiB, MaxIdleConns: cfg.SQLite.MaxIdleConns, ConnMaxIdleTime: cfg.SQLite.ConnMaxIdleTime})
 	if err != nil {
 		return nil, fmt.Errorf("opening the store: %w", err)
 	}
@@ -248,6 +254,7 @@ func serve(ctx context.Context, cfg Config, p parts, l net.Listener, log *slog.L
 			}
 		})
 	}
+	wg.Go(func() { idleTrim(cfg.IdleTrim, workCtx.Done()) })
 	if r, ok := p.engine.(account.Runner); ok {
 		wg.Go(func() {
 			if err := r.Run(workCtx); err != nil && workCtx.Err() == nil {

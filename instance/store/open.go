@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" database/sql driver
 	_ "modernc.org/sqlite"             // the "sqlite" database/sql driver
@@ -49,6 +50,14 @@ type Options struct {
 	// MaxQueueBytes caps the bytes of the files waiting in the queue; zero means
 	// DefaultMaxQueueBytes, negative means no cap.
 	MaxQueueBytes int64
+	// SQLiteCacheKiB is each SQLite connection's page cache in KiB; zero means
+	// DefaultSQLiteCacheKiB.
+	SQLiteCacheKiB int
+	// MaxIdleConns is how many idle connections the pool keeps; zero means the default of the
+	// dialect (DefaultSQLiteMaxIdleConns for SQLite).
+	MaxIdleConns int
+	// ConnMaxIdleTime closes connections idle this long; zero means DefaultConnMaxIdleTime.
+	ConnMaxIdleTime time.Duration
 }
 
 // Store is the durable state of one instance. It is safe for concurrent use.
@@ -91,13 +100,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("opening %s database: %w", dialect, err)
 	}
-	if dialect == SQLite {
-		db.SetMaxOpenConns(8)
-		db.SetMaxIdleConns(8)
-	} else {
-		db.SetMaxOpenConns(16)
-		db.SetMaxIdleConns(16)
-	}
+	poolSettings(db, dialect, opts)
 	if err := db.PingContext(ctx); err != nil {
 		_ = db.Close()
 		return nil, fmt.Errorf("connecting to %s database: %w", dialect, err)
@@ -115,7 +118,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		s.maxBatch = 256
 	}
 	if dialect == SQLite {
-		if err := s.openWhatsmeowDB(ctx, path); err != nil {
+		if err := s.openWhatsmeowDB(ctx, path, opts); err != nil {
 			_ = db.Close()
 			return nil, err
 		}
@@ -155,7 +158,7 @@ func dataSource(opts Options) (Dialect, string, string, string, error) {
 		if err := restrictSQLiteFiles(path); err != nil {
 			return "", "", "", "", err
 		}
-		return SQLite, "sqlite", sqliteDSN(path), path, nil
+		return SQLite, "sqlite", sqliteDSN(path, opts.SQLiteCacheKiB), path, nil
 	case strings.HasPrefix(d, "sqlite:"), strings.HasPrefix(d, "file:"):
 		path := strings.TrimPrefix(strings.TrimPrefix(d, "sqlite:"), "file:")
 		path = strings.TrimPrefix(path, "//")
@@ -165,7 +168,7 @@ func dataSource(opts Options) (Dialect, string, string, string, error) {
 		if err := restrictSQLiteFiles(path); err != nil {
 			return "", "", "", "", err
 		}
-		return SQLite, "sqlite", sqliteDSN(path), path, nil
+		return SQLite, "sqlite", sqliteDSN(path, opts.SQLiteCacheKiB), path, nil
 	}
 	return "", "", "", "", fmt.Errorf("store: unsupported database %q: want postgres://…, sqlite:<path> or empty", redactDSN(d))
 }
@@ -188,12 +191,49 @@ func restrictSQLiteFiles(path string) error {
 	return nil
 }
 
-func sqliteDSN(path string) string {
+// ---- SQLite pragmas and pool sizes: all of them here, in one place. ----
+//
+// Memory (docs/benchmarks.md, "Density"): every SQLite connection has a page cache of its own
+// (SQLite's default is 2 MiB each, allocated as pages are read, outside the Go heap), and the
+// pool keeps idle connections open; with many instances per node that is most of an idle
+// instance's memory after the Go heap. So the cache is small (the database of one account is
+// small and the OS page cache holds the file anyway) and idle connections are closed after a
+// while: an idle instance keeps one connection.
+
+// Defaults of the SQLite pool and cache (Options.SQLiteCacheKiB, MaxIdleConns, ConnMaxIdleTime).
+const (
+	// DefaultSQLiteCacheKiB is each connection's page cache (PRAGMA cache_size=-N).
+	DefaultSQLiteCacheKiB = 512
+	// DefaultSQLiteMaxIdleConns is how many idle SQLite connections the pool keeps.
+	DefaultSQLiteMaxIdleConns = 2
+	// DefaultConnMaxIdleTime closes a pooled connection idle this long.
+	DefaultConnMaxIdleTime = time.Minute
+	// sqliteMaxOpenConns and postgresMaxOpenConns cap the open connections.
+	sqliteMaxOpenConns   = 8
+	postgresMaxOpenConns = 16
+)
+
+// poolSettings sizes the connection pool of the dialect.
+func poolSettings(db *sql.DB, dialect Dialect, opts Options) {
+	maxOpen, idle := postgresMaxOpenConns, postgresMaxOpenConns
+	if dialect == SQLite {
+		maxOpen, idle = sqliteMaxOpenConns, DefaultSQLiteMaxIdleConns
+	}
+	if opts.MaxIdleConns > 0 {
+		idle = opts.MaxIdleConns
+	}
+	db.SetMaxOpenConns(maxOpen)
+	db.SetMaxIdleConns(min(idle, maxOpen))
+	db.SetConnMaxIdleTime(cmp.Or(opts.ConnMaxIdleTime, DefaultConnMaxIdleTime))
+}
+
+func sqliteDSN(path string, cacheKiB int) string {
 	q := url.Values{}
 	q.Add("_pragma", "foreign_keys(1)")
 	q.Add("_pragma", "busy_timeout(10000)")
 	q.Add("_pragma", "journal_mode(WAL)")
 	q.Add("_pragma", "synchronous(FULL)")
+	q.Add("_pragma", fmt.Sprintf("cache_size(-%d)", cmp.Or(cacheKiB, DefaultSQLiteCacheKiB)))
 	q.Set("_txlock", "immediate")
 	return "file:" + path + "?" + q.Encode()
 }

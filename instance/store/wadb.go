@@ -1,6 +1,7 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"fmt"
@@ -34,17 +35,18 @@ func whatsmeowPath(path string) string {
 }
 
 // openWhatsmeowDB opens whatsmeow's SQLite file beside path.
-func (s *Store) openWhatsmeowDB(ctx context.Context, path string) error {
+func (s *Store) openWhatsmeowDB(ctx context.Context, path string, opts Options) error {
 	wpath := whatsmeowPath(path)
 	if err := restrictSQLiteFiles(wpath); err != nil {
 		return err
 	}
-	db, err := sql.Open("sqlite", sqliteDSN(wpath))
+	db, err := sql.Open("sqlite", sqliteDSN(wpath, opts.SQLiteCacheKiB))
 	if err != nil {
 		return fmt.Errorf("opening whatsmeow's database: %w", err)
 	}
 	db.SetMaxOpenConns(4)
-	db.SetMaxIdleConns(4)
+	db.SetMaxIdleConns(min(cmp.Or(opts.MaxIdleConns, DefaultSQLiteMaxIdleConns), 4))
+	db.SetConnMaxIdleTime(cmp.Or(opts.ConnMaxIdleTime, DefaultConnMaxIdleTime))
 	if err := db.PingContext(ctx); err != nil {
 		_ = db.Close()
 		return fmt.Errorf("connecting to whatsmeow's database: %w", err)

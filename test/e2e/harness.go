@@ -41,6 +41,10 @@ type Options struct {
 	InstanceImage string
 	// Logger receives the harness's and the operator's logs.
 	Logger *slog.Logger
+	// ProbeEvery is how often the node runs each pod's readiness probe (zero: 500 ms, faster
+	// than the template's period so that tests see readiness promptly; fleet benchmarks set
+	// the kubelet's pace).
+	ProbeEvery time.Duration
 
 	removeDir bool // Dir was made by the harness: Stop removes it
 }
@@ -80,6 +84,8 @@ func Start(ctx context.Context, opts Options) (h *Harness, err error) {
 		CRDDirs:     []string{filepath.Join(opts.RepoRoot, "config", "crd", "bases")},
 		NewScheme:   controllers.NewScheme,
 		Unthrottled: true,
+		// envtest's default Service range (a /24) holds about 250 ClusterIPs: too few for a fleet.
+		APIServerFlags: map[string]string{"service-cluster-ip-range": "10.96.0.0/16"},
 	})
 	if err != nil {
 		return nil, err

@@ -62,7 +62,7 @@ func (n *Node) resolve(ctx context.Context, pod *corev1.Pod, port int, podDir, c
 		return launch{}, err
 	}
 	l := launch{container: c.Name, image: c.Image, dir: podDir, logPath: filepath.Join(podDir, c.Name+".log"),
-		grace: 30 * time.Second}
+		grace: 30 * time.Second, probeEvery: n.opts.ProbeEvery}
 	if g := pod.Spec.TerminationGracePeriodSeconds; g != nil {
 		l.grace = time.Duration(*g) * time.Second
 	}

@@ -24,7 +24,7 @@ const probeEvery = 500 * time.Millisecond
 type launch struct {
 	path, container, image, dir, logPath, probePath string
 	args, env                                       []string
-	grace                                           time.Duration
+	grace, probeEvery                               time.Duration
 }
 
 // Process is one pod's container running as a local process, restarted when it exits (restart
@@ -153,7 +153,11 @@ func (p *Process) runOnce() error {
 // probe runs the readiness probe until the process is stopped.
 func (p *Process) probe() {
 	hc := &http.Client{Timeout: 2 * time.Second}
-	t := time.NewTicker(probeEvery)
+	every := p.l.probeEvery
+	if every <= 0 {
+		every = probeEvery
+	}
+	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
 		select {

@@ -88,3 +88,8 @@ func LoadAvg() string {
 	}
 	return strings.Join(f[:3], " ")
 }
+
+// RollupKiB reads a field (Rss, Pss, Anonymous, …) of /proc/PID/smaps_rollup in KiB.
+func RollupKiB(pid int, field string) (int64, error) {
+	return fileKiB(fmt.Sprintf("/proc/%d/smaps_rollup", pid), field)
+}

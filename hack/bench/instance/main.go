@@ -29,6 +29,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/messenger-operator/messenger-operator/hack/bench/benchutil"
 	"github.com/messenger-operator/messenger-operator/instance/account"
 	"github.com/messenger-operator/messenger-operator/instance/api"
 	"github.com/messenger-operator/messenger-operator/instance/fetch"
@@ -38,6 +39,18 @@ import (
 )
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == "-serve" {
+		if err := benchutil.ServeSandbox(); err != nil {
+			log.Fatal(err)
+		}
+		return
+	}
+	var d densityOptions
+	flag.IntVar(&d.n, "density", 0, "instead of the store figures: run this many idle paired instance processes and report their memory")
+	flag.IntVar(&d.parallel, "density-parallel", 6, "density: instances started and paired at a time")
+	flag.StringVar(&d.binary, "binary", "bin/messenger-operator", "density: the messenger-operator binary")
+	flag.StringVar(&d.env, "env", "", "density: extra environment of every instance, K=V,K=V")
+	flag.DurationVar(&d.settle, "settle", 30*time.Second, "density: idle time after the last pairing before measuring")
 	backends := flag.String("backends", "sqlite,postgres", "comma-separated: sqlite, postgres")
 	requests := flag.Int("requests", 20000, "sendMessage requests per run")
 	clients := flag.Int("clients", 32, "concurrent HTTP clients")
@@ -45,6 +58,12 @@ func main() {
 	parts := flag.String("parts", "send,webhook,messages", "comma-separated: send, webhook, messages")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	flag.Parse()
+	if d.n > 0 {
+		if err := runDensity(d); err != nil {
+			log.Fatal(err)
+		}
+		return
+	}
 	if *cpuProfile != "" {
 		f, err := os.Create(*cpuProfile)
 		if err != nil {
