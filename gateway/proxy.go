@@ -74,7 +74,11 @@ func rewrite(pr *httputil.ProxyRequest) {
 		out.URL.RawQuery = q.Encode()
 	}
 	out.Host = up.base.Host
-	out.Header.Set("Authorization", "Bearer "+up.token)
+	if up.token != "" {
+		out.Header.Set("Authorization", "Bearer "+up.token)
+	} else {
+		out.Header.Del("Authorization")
+	}
 	pr.SetXForwarded()
 }
 

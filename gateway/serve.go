@@ -53,13 +53,17 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request) string {
 		g.reject(w, http.StatusServiceUnavailable, "no token", "the instance's token is not available yet")
 		return ""
 	}
-	c := g.authenticate(ctx, mi, credential(r), token)
+	instPath := stripInstanceSegment(t.rest)
+	given := credential(r)
+	c := g.authenticate(ctx, mi, given, token)
+	if c == nil && given == "" {
+		c = g.consoleCaller(r, instPath, token)
+	}
 	if c == nil {
 		w.Header().Set("Connection", "close")
 		g.reject(w, http.StatusUnauthorized, "unauthenticated", "missing or wrong token: pass ?token= or Authorization: Bearer with the instance token or an API key")
 		return ""
 	}
-	instPath := stripInstanceSegment(t.rest)
 	if need := RequiredScope(r.Method, instPath); c.scope < need {
 		g.reject(w, http.StatusForbidden, "scope", "this key's scope ("+c.scope.String()+") does not allow "+r.Method+" "+instPath+" (needs "+need.String()+")")
 		return c.name
@@ -86,6 +90,9 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request) string {
 	}
 	g.recordCall(mi, time.Now())
 	up := &upstream{base: base, path: t.rest, rawPath: t.rawRest, token: token, quiet: mi.Spec.Hibernation != nil}
+	if c.fromConsole() {
+		up.token = "" // the console's cookie or sign-in form speaks for the caller
+	}
 	g.proxy.ServeHTTP(w, r.WithContext(context.WithValue(ctx, upstreamKey{}, up)))
 	if up.unreachable {
 		g.afterUnreachable(w, r, mi, up)
