@@ -42,8 +42,14 @@ func addEventsFlags(f *pflag.FlagSet, o *eventsOptions) {
 
 // apply checks the flags and sets them in cfg; credentials are read from the directory's files.
 func (o eventsOptions) apply(cfg *app.Config) error {
-	if o.retention <= 0 || o.retentionCount <= 0 {
-		return errors.New("--events-retention and --events-retention-count must be positive")
+	if o.retention < 0 || o.retentionCount < 0 {
+		return errors.New("--events-retention and --events-retention-count must not be negative")
+	}
+	if o.retention == 0 {
+		o.retention = events.DefaultRetention // options built in code, not from flags
+	}
+	if o.retentionCount == 0 {
+		o.retentionCount = events.DefaultRetentionCount
 	}
 	cfg.EventsRetention, cfg.EventsRetentionCount = o.retention, o.retentionCount
 	if o.natsURL == "" {
