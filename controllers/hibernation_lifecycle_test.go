@@ -244,6 +244,12 @@ func TestHibernatedLogoutWakesFirst(t *testing.T) {
 		}
 		return map[bool]error{true: nil, false: fmt.Errorf("replicas %d", *sts.Spec.Replicas)}[*sts.Spec.Replicas == 1]
 	})
+	eventually(t, "a logout tried while the pod does not serve yet", func() error {
+		if n := len(instances.callsTo(endpoint)); n == 0 {
+			return fmt.Errorf("no logout call yet")
+		}
+		return nil
+	})
 	instances.setFail(endpoint, nil) // the pod serves now
 	eventually(t, "deleted after the logout", func() error {
 		err := k8s.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: name}, &v1alpha1.MessengerInstance{})
