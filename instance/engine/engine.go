@@ -80,6 +80,7 @@ type Engine struct {
 	pacer                *pacer        // spaces and limits the queue's sends (pacer.go)
 	heldUntil            time.Time     // the daily limit holds sends until then (under mu)
 	connectedAt          time.Time     // when the current connection was made (under mu)
+	startedAt            time.Time     // when the engine was made: before the first connection, messages older are old
 	phones               phoneCache    // recent checkPhone answers (chats.go)
 
 	// Liveness (liveness.go).
@@ -122,7 +123,8 @@ func New(ctx context.Context, opts Options) (*Engine, error) {
 		return nil, fmt.Errorf("moving whatsmeow's tables into their own file: %w", err)
 	}
 	e := &Engine{
-		opts: opts, live: opts.Liveness.withDefaults(), log: opts.Logger, container: container, waDB: waDB,
+		startedAt: time.Now(),
+		opts:      opts, live: opts.Liveness.withDefaults(), log: opts.Logger, container: container, waDB: waDB,
 		kick: make(chan struct{}, 1), wake: make(chan struct{}, 1), subs: map[chan struct{}]struct{}{},
 		status: account.Status{AccountStatus: account.StatusInit, Substatus: account.SubstatusConnecting,
 			Sandbox: opts.NetworkURL != ""},

@@ -153,6 +153,10 @@ func (e *Engine) old(m chat.Message) bool {
 	e.mu.Lock()
 	since := e.connectedAt
 	e.mu.Unlock()
+	if since.IsZero() {
+		// Offline messages can be handled before the Connected event of the first connection.
+		since = e.startedAt
+	}
 	// A second of slack: message times are whole seconds, and a live message is not old.
-	return !since.IsZero() && m.Time < since.Unix()-1
+	return m.Time < since.Unix()-1
 }
