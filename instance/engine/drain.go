@@ -170,12 +170,16 @@ func (e *Engine) drainOnce(ctx context.Context, ls *laneSet) {
 func (e *Engine) drainLane(ctx context.Context, cli *whatsmeow.Client, lane []store.Item) (progress, offline bool) {
 	recs := &outcomes{e: e, ctx: ctx}
 	defer recs.settle(true)
-	claim := e.opts.Store.MarkSendingLater(ctx, lane[0].QueueNumber)
+	claim := e.claim(ctx, lane[0])
 	for i, it := range lane {
 		if ctx.Err() != nil {
 			return progress, true // the item stays "sending": the next start puts it back in the queue
 		}
-		if err := claim.Wait(); err != nil {
+		// A claim the store could not write (a database restart) is written again, like an outcome.
+		if err := e.settle(ctx, it, func() *store.Pending { return e.claim(ctx, it) }, claim); err != nil {
+			if ctx.Err() != nil {
+				return progress, true
+			}
 			// Cleared meanwhile: its chat's later items are left to the next pass, which lists
 			// them only once nothing earlier of the chat is in flight.
 			e.log.Warn("queue item vanished before sending", "queueNumber", it.QueueNumber, "err", err)
@@ -191,7 +195,7 @@ func (e *Engine) drainLane(ctx context.Context, cli *whatsmeow.Client, lane []st
 		}
 		var next *store.Pending
 		if i+1 < len(lane) {
-			next = e.opts.Store.MarkSendingLater(ctx, lane[i+1].QueueNumber)
+			next = e.claim(ctx, lane[i+1])
 		}
 		out := e.attempt(ctx, cli, it)
 		if out.err != nil && paced {
@@ -212,15 +216,21 @@ func (e *Engine) drainLane(ctx context.Context, cli *whatsmeow.Client, lane []st
 	return progress, false
 }
 
+// claim submits the claim of an item (state sending) without waiting for its commit.
+func (e *Engine) claim(ctx context.Context, it store.Item) *store.Pending {
+	return e.opts.Store.MarkSendingLater(ctx, it.QueueNumber)
+}
+
 // unclaim puts an item claimed ahead of its turn, and not attempted, back to the queue.
 func (e *Engine) unclaim(ctx context.Context, it store.Item, claim *store.Pending) {
 	if claim.Wait() != nil {
-		return // not claimed (cleared meanwhile)
+		return // not claimed (cleared meanwhile, or the claim was not written)
 	}
-	if err := e.opts.Store.Unclaim(context.WithoutCancel(ctx), it.QueueNumber); err != nil {
-		// It stays "sending" until the next start puts it back in the queue.
-		e.log.Error("putting an unsent item back", "queueNumber", it.QueueNumber, "err", err)
-	}
+	// Written again until it commits (a database restart): an item left "sending" would hold
+	// its chat until the next start. When the engine stops first, that start puts it back.
+	wctx := context.WithoutCancel(ctx)
+	write := func() *store.Pending { return e.opts.Store.UnclaimLater(wctx, it.QueueNumber) }
+	_ = e.settle(ctx, it, write, write())
 }
 
 // maxOutcomesInFlight caps how many of a lane's outcomes may wait for their commit.
@@ -257,7 +267,7 @@ func (o *outcomes) settle(all bool) {
 		if !all && len(o.list) <= maxOutcomesInFlight && !first.p.Done() {
 			return
 		}
-		o.e.settle(o.ctx, first.it, first.write, first.p)
+		_ = o.e.settle(o.ctx, first.it, first.write, first.p)
 		o.list[0] = pendingOutcome{}
 		o.list = o.list[1:]
 	}
@@ -299,26 +309,28 @@ func (e *Engine) attempt(ctx context.Context, cli *whatsmeow.Client, it store.It
 // record stores an attempt's outcome: sent, failed for good, or back to the queue.
 func (e *Engine) record(ctx context.Context, it store.Item, out outcome) {
 	write := e.recording(ctx, it, out)
-	e.settle(ctx, it, write, write())
+	_ = e.settle(ctx, it, write, write()) // an item gone or an engine stopping needs nothing more
 }
 
-// settle waits for an outcome write submitted as p. The outcome must reach the store: until it
-// does, the item stays "sending" and its chat waits behind it. A full disk or a database restart
-// fails the write for a while, so it is submitted again (the item is gone only when the queue was
-// cleared meanwhile); when the engine stops first the item stays "sending" and the next start puts
-// it back in the queue, to be sent again with the same id.
-func (e *Engine) settle(ctx context.Context, it store.Item, write func() *store.Pending, p *store.Pending) {
+// settle waits for a queue item's state write (its claim or its outcome) submitted as p. The
+// write must reach the store: until an outcome does, the item stays "sending" and its chat waits
+// behind it; until a claim does, nothing of the chat goes. A full disk or a database restart
+// fails the write for a while, so it is submitted again until it commits (nil), the item is gone
+// (the queue was cleared meanwhile: store.ErrNotFound) or the engine stops (ctx's error; an
+// outcome's item then stays "sending" and the next start puts it back in the queue, to be sent
+// again with the same id).
+func (e *Engine) settle(ctx context.Context, it store.Item, write func() *store.Pending, p *store.Pending) error {
 	for wait := recordRetryMin; ; wait = min(2*wait, recordRetryMax) {
 		err := p.Wait()
 		if err == nil || errors.Is(err, store.ErrNotFound) {
-			return
+			return err
 		}
-		e.log.Error("recording a send failed; trying again", "queueNumber", it.QueueNumber, "in", wait, "err", err)
+		e.log.Error("writing a queue item's state failed; trying again", "queueNumber", it.QueueNumber, "in", wait, "err", err)
 		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			return
+			return ctx.Err()
 		case <-t.C:
 		}
 		p = write()

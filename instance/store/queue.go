@@ -263,7 +263,12 @@ func (s *Store) MarkSendingLater(ctx context.Context, queueNumber int64) *Pendin
 // Unclaim puts a sending item that was not attempted back to queued, due at once, as it was
 // before MarkSending: its attempt is not counted and its last error stays.
 func (s *Store) Unclaim(ctx context.Context, queueNumber int64) error {
-	return s.transition(ctx, queueNumber, StateSending, func(ctx context.Context, tx *wtx) error {
+	return s.UnclaimLater(ctx, queueNumber).Wait()
+}
+
+// UnclaimLater is Unclaim without waiting for the commit.
+func (s *Store) UnclaimLater(ctx context.Context, queueNumber int64) *Pending {
+	return s.transitionLater(ctx, queueNumber, StateSending, func(ctx context.Context, tx *wtx) error {
 		_, err := tx.execCached(ctx, `UPDATE mo_queue SET state = $1, attempts = attempts - 1
 			WHERE queue_number = $2 AND attempts > 0`, StateQueued, queueNumber)
 		return err

@@ -177,7 +177,7 @@ func TestPostgresRestartMidBurst(t *testing.T) {
 		if t.Failed() {
 			var q map[string]any
 			_, err := rig.Call(context.Background(), "GET", inst.Base+"/showMessagesQueue", true, nil, &q)
-			t.Logf("queue: %v %v\ninstance log: %s", q, err, rig.Tail(inst.Log(), 3000))
+			t.Logf("queue: %v %v\ninstance log: %s\nsandbox log: %s", q, err, rig.Tail(inst.Log(), 3000), rig.Tail(sb.Log(), 3000))
 		}
 	})
 	// A send whose outcome could not be recorded during the outage is recorded once the

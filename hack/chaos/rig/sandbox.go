@@ -75,3 +75,6 @@ func (s *Sandbox) Fault(ctx context.Context, phone, kind string) error {
 	_, err := Call(ctx, "POST", s.URL+"/sandbox/faults", false, map[string]any{"phone": phone, "kind": kind}, nil)
 	return err
 }
+
+// Log is the path of the sandbox's log file.
+func (s *Sandbox) Log() string { return s.p.log }
