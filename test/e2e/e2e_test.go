@@ -84,25 +84,8 @@ func (r *receiver) got(body string) bool {
 // reboot, log out, a second process kept off by the Lease, suspend and resume, a deleted pod,
 // deletion with logout.
 func TestEndToEnd(t *testing.T) {
-	if why := testenv.Unavailable(); why != "" {
-		testenv.Missing(t, why)
-	}
 	ctx := context.Background()
-	h, err := e2e.Start(ctx, e2e.Options{Binary: testbin.Path(t), Dir: t.TempDir(), Logger: testLogger()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if t.Failed() {
-			dumpLogs(t, h)
-		}
-		if err := h.Stop(); err != nil {
-			t.Logf("stopping the harness: %v", err)
-		}
-	})
-	sb := &admin{t: t, base: h.Sandbox.URL()}
-	sb.call("POST", "/sandbox/phones", map[string]string{"phone": instancePhone, "name": "Instance"}, nil)
-	sb.call("POST", "/sandbox/phones", map[string]string{"phone": bobPhone, "name": "Bob"}, nil)
+	h, sb := startWithPhones(t)
 	hookA, hookB := newReceiver(t), newReceiver(t)
 	k := h.Client
 
@@ -583,4 +566,30 @@ func (c *instanceAPI) statusAfterStop() map[string]any {
 		return nil
 	}
 	return out
+}
+
+// startWithPhones starts the harness (stopped at the test's end, its logs shown when the test
+// failed) and adds the instance's and Bob's sandbox phones; the test is skipped, or fails in CI,
+// when the envtest binaries are missing.
+func startWithPhones(t *testing.T) (*e2e.Harness, *admin) {
+	t.Helper()
+	if why := testenv.Unavailable(); why != "" {
+		testenv.Missing(t, why)
+	}
+	h, err := e2e.Start(context.Background(), e2e.Options{Binary: testbin.Path(t), Dir: t.TempDir(), Logger: testLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			dumpLogs(t, h)
+		}
+		if err := h.Stop(); err != nil {
+			t.Logf("stopping the harness: %v", err)
+		}
+	})
+	sb := &admin{t: t, base: h.Sandbox.URL()}
+	sb.call("POST", "/sandbox/phones", map[string]string{"phone": instancePhone, "name": "Instance"}, nil)
+	sb.call("POST", "/sandbox/phones", map[string]string{"phone": bobPhone, "name": "Bob"}, nil)
+	return h, sb
 }

@@ -108,25 +108,8 @@ func (g *gatewayProcess) code(t *testing.T, method, path, bearer string) (int, s
 // too; API keys keep to their scopes, hit their limits with 429 + Retry-After and rotate live; a
 // new spec.instanceId re-routes within a second; no token or key reaches the gateway's log.
 func TestGatewayEndToEnd(t *testing.T) {
-	if why := testenv.Unavailable(); why != "" {
-		testenv.Missing(t, why)
-	}
 	ctx := context.Background()
-	h, err := e2e.Start(ctx, e2e.Options{Binary: testbin.Path(t), Dir: t.TempDir(), Logger: testLogger()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if t.Failed() {
-			dumpLogs(t, h)
-		}
-		if err := h.Stop(); err != nil {
-			t.Logf("stopping the harness: %v", err)
-		}
-	})
-	sb := &admin{t: t, base: h.Sandbox.URL()}
-	sb.call("POST", "/sandbox/phones", map[string]string{"phone": instancePhone, "name": "Instance"}, nil)
-	sb.call("POST", "/sandbox/phones", map[string]string{"phone": bobPhone, "name": "Bob"}, nil)
+	h, sb := startWithPhones(t)
 	k := h.Client
 	if err := k.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
 		t.Fatal(err)

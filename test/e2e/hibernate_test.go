@@ -12,8 +12,6 @@ import (
 	"sigs.k8s.io/cli-utils/pkg/kstatus/status"
 
 	v1alpha1 "github.com/messenger-operator/messenger-operator/api/v1alpha1"
-	"github.com/messenger-operator/messenger-operator/internal/testbin"
-	"github.com/messenger-operator/messenger-operator/internal/testenv"
 	"github.com/messenger-operator/messenger-operator/test/e2e"
 )
 
@@ -54,25 +52,8 @@ func waitAsleep(t *testing.T, h *e2e.Harness) {
 // does); a Chat API call through the gateway wakes it and is answered; the kept message reaches
 // the webhook once; idle again, it sleeps again.
 func TestHibernateWakeByCall(t *testing.T) {
-	if why := testenv.Unavailable(); why != "" {
-		testenv.Missing(t, why)
-	}
 	ctx := context.Background()
-	h, err := e2e.Start(ctx, e2e.Options{Binary: testbin.Path(t), Dir: t.TempDir(), Logger: testLogger()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if t.Failed() {
-			dumpLogs(t, h)
-		}
-		if err := h.Stop(); err != nil {
-			t.Logf("stopping the harness: %v", err)
-		}
-	})
-	sb := &admin{t: t, base: h.Sandbox.URL()}
-	sb.call("POST", "/sandbox/phones", map[string]string{"phone": instancePhone, "name": "Instance"}, nil)
-	sb.call("POST", "/sandbox/phones", map[string]string{"phone": bobPhone, "name": "Bob"}, nil)
+	h, sb := startWithPhones(t)
 	hook := newReceiver(t)
 	k := h.Client
 	if err := k.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
