@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/messenger-operator/messenger-operator/cmd"
+	"github.com/messenger-operator/messenger-operator/hack/bench/benchutil"
 )
 
 // token is the API token of every instance the benchmark starts.
@@ -163,17 +164,11 @@ func (p *instanceProc) pair(ctx context.Context, api adminAPI, phone string) err
 	if _, err := p.waitStatus(ctx, "got qr code", 50*time.Millisecond); err != nil {
 		return err
 	}
-	req, _ := http.NewRequestWithContext(ctx, "GET", p.base+"/qr_code?format=raw&token="+token, nil)
-	resp, err := httpClient.Do(req)
+	qr, err := benchutil.RawQR(ctx, httpClient, p.base, token)
 	if err != nil {
-		return fmt.Errorf("fetching the QR code: %w", err)
+		return err
 	}
-	qr, err := io.ReadAll(resp.Body)
-	_ = resp.Body.Close()
-	if err != nil || resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("fetching the QR code: %s %w", resp.Status, err)
-	}
-	if err := api.scan(ctx, phone, string(qr)); err != nil {
+	if err := api.scan(ctx, phone, qr); err != nil {
 		return err
 	}
 	_, err = p.waitStatus(ctx, "authenticated", 50*time.Millisecond)

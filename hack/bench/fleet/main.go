@@ -115,7 +115,7 @@ func (f *fleet) applyAll(ctx context.Context) error {
 	defer stop()
 	applied := make([]time.Time, f.o.n)
 	start := time.Now()
-	if err := parallel(f.o.n, 8, func(i int) error {
+	if err := benchutil.Parallel(f.o.n, 8, func(i int) error {
 		mi := &v1alpha1.MessengerInstance{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name(i)},
 			Spec: v1alpha1.MessengerInstanceSpec{NetworkURL: f.h.Sandbox.URL()}}
 		applied[i] = time.Now()
@@ -156,7 +156,7 @@ func (f *fleet) pairAll(ctx context.Context) error {
 	}
 	defer stop()
 	start := time.Now()
-	if err := parallel(len(f.ids), f.o.parallel, func(j int) error { return f.pair(ctx, f.ids[j]) }); err != nil {
+	if err := benchutil.Parallel(len(f.ids), f.o.parallel, func(j int) error { return f.pair(ctx, f.ids[j]) }); err != nil {
 		return err
 	}
 	if _, err := auth.all(f.o.wait); err != nil {
@@ -357,35 +357,6 @@ func (sw *statusWatch) all(timeout time.Duration) (map[string]time.Time, error) 
 	sw.mu.Lock()
 	defer sw.mu.Unlock()
 	return sw.at, nil
-}
-
-// parallel runs fn(i) for i in [0,n) on k goroutines and returns the first error.
-func parallel(n, k int, fn func(int) error) error {
-	var (
-		wg    sync.WaitGroup
-		mu    sync.Mutex
-		first error
-		next  = make(chan int)
-	)
-	for range k {
-		wg.Go(func() {
-			for i := range next {
-				if err := fn(i); err != nil {
-					mu.Lock()
-					if first == nil {
-						first = err
-					}
-					mu.Unlock()
-				}
-			}
-		})
-	}
-	for i := range n {
-		next <- i
-	}
-	close(next)
-	wg.Wait()
-	return first
 }
 
 func pct(d []time.Duration, p int) time.Duration {

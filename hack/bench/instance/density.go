@@ -13,7 +13,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
@@ -69,7 +68,7 @@ func runDensity(o densityOptions) error {
 		}
 	}()
 	start := time.Now()
-	if err := parallelDo(o.n, o.parallel, func(i int) error {
+	if err := benchutil.Parallel(o.n, o.parallel, func(i int) error {
 		p, err := startDensityProc(bin, url, filepath.Join(dir, strconv.Itoa(i)), o.env)
 		if err != nil {
 			return err
@@ -163,22 +162,16 @@ func (p *densityProc) pair(ctx context.Context, sandboxURL, phone string) error 
 	if err := p.waitStatus(ctx, "got qr code"); err != nil {
 		return err
 	}
-	req, _ := http.NewRequestWithContext(ctx, "GET", p.base+"/qr_code?format=raw&token="+densityToken, nil)
-	resp, err := densityClient.Do(req)
+	qr, err := benchutil.RawQR(ctx, densityClient, p.base, densityToken)
 	if err != nil {
-		return fmt.Errorf("fetching the QR code: %w", err)
-	}
-	qr, err := io.ReadAll(resp.Body)
-	_ = resp.Body.Close()
-	if err != nil || resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("fetching the QR code: %s %w", resp.Status, err)
+		return err
 	}
 	if err := benchutil.CallJSON(ctx, densityClient, "POST", sandboxURL+"/sandbox/phones", "",
 		map[string]string{"phone": phone, "name": "Density " + phone}, nil); err != nil {
 		return err
 	}
 	if err := benchutil.CallJSON(ctx, densityClient, "POST", sandboxURL+"/sandbox/phones/"+phone+"/scan", "",
-		map[string]string{"qr": string(qr)}, nil); err != nil {
+		map[string]string{"qr": qr}, nil); err != nil {
 		return err
 	}
 	return p.waitStatus(ctx, "authenticated")
@@ -236,38 +229,4 @@ func (p *densityProc) stop() {
 		_ = p.cmd.Process.Kill()
 		<-p.done
 	}
-}
-
-// parallelDo runs fn(i) for i in [0,n) on k goroutines and returns the first error.
-func parallelDo(n, k int, fn func(int) error) error {
-	var (
-		wg    sync.WaitGroup
-		mu    sync.Mutex
-		first error
-		next  = make(chan int)
-	)
-	for range k {
-		wg.Go(func() {
-			for i := range next {
-				if err := fn(i); err != nil {
-					mu.Lock()
-					first = cmpErr(first, err)
-					mu.Unlock()
-				}
-			}
-		})
-	}
-	for i := range n {
-		next <- i
-	}
-	close(next)
-	wg.Wait()
-	return first
-}
-
-func cmpErr(a, b error) error {
-	if a != nil {
-		return a
-	}
-	return b
 }

@@ -26,7 +26,6 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
@@ -182,37 +181,6 @@ func run(o options) error {
 	return nil
 }
 
-// parallel runs fn(i) for i in [0,n) on workers goroutines and returns the first error.
-func parallel(n, workers int, fn func(i int) error) error {
-	var (
-		wg       sync.WaitGroup
-		mu       sync.Mutex
-		firstErr error
-		next     = make(chan int)
-	)
-	for w := 0; w < workers; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range next {
-				if err := fn(i); err != nil {
-					mu.Lock()
-					if firstErr == nil {
-						firstErr = err
-					}
-					mu.Unlock()
-				}
-			}
-		}()
-	}
-	for i := 0; i < n; i++ {
-		next <- i
-	}
-	close(next)
-	wg.Wait()
-	return firstErr
-}
-
 func createNamespace(ctx context.Context, c client.Client, name string) error {
 	return c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}})
 }
@@ -232,7 +200,7 @@ func baseline(ctx context.Context, c client.Client, o options) (time.Duration, e
 		return 0, err
 	}
 	start := time.Now()
-	err := parallel(o.n, o.workers, func(i int) error {
+	err := benchutil.Parallel(o.n, o.workers, func(i int) error {
 		mi := &v1alpha1.MessengerInstance{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("mi-%d", i), Namespace: ns}}
 		if err := c.Create(ctx, mi); err != nil {
 			return err
@@ -318,7 +286,7 @@ func operatorRun(ctx context.Context, c client.Client, o options) (time.Duration
 		return 0, err
 	}
 	start := time.Now()
-	err := parallel(o.n, o.workers, func(i int) error {
+	err := benchutil.Parallel(o.n, o.workers, func(i int) error {
 		return c.Create(ctx, &v1alpha1.MessengerInstance{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("mi-%d", i), Namespace: ns}})
 	})
 	if err != nil {
