@@ -395,7 +395,7 @@ func TestLargeBodyStreams(t *testing.T) {
 	}
 }
 
-// The scope table: known paths, the admin default, media and the HEAD fallback.
+// The scope table: known paths, the admin default, media, the console and the HEAD fallback.
 func TestRequiredScope(t *testing.T) {
 	cases := []struct {
 		method, path string
@@ -414,6 +414,21 @@ func TestRequiredScope(t *testing.T) {
 		{"GET", "/events", gateway.ScopeRead},
 		{"POST", "/events", gateway.ScopeAdmin},
 		{"POST", "/checkPhone", gateway.ScopeRead},
+		// The web console: viewing and signing in or out is read, its actions are admin.
+		{"GET", "/console", gateway.ScopeRead},
+		{"GET", "/console/", gateway.ScopeRead},
+		{"HEAD", "/console/", gateway.ScopeRead},
+		{"GET", "/console/state", gateway.ScopeRead},
+		{"GET", "/console/qr.png", gateway.ScopeRead},
+		{"GET", "/console/media/incoming/a.jpg", gateway.ScopeRead},
+		{"POST", "/console/login", gateway.ScopeRead},
+		{"POST", "/console/signout", gateway.ScopeRead},
+		{"POST", "/console/action/reboot", gateway.ScopeAdmin},
+		{"POST", "/console/action/logout", gateway.ScopeAdmin},
+		{"POST", "/console/action/clear", gateway.ScopeAdmin},
+		{"POST", "/console/anything", gateway.ScopeAdmin},
+		{"GET", "/console/../settings", gateway.ScopeAdmin},
+		{"GET", "/consoles", gateway.ScopeAdmin},
 	}
 	for _, c := range cases {
 		if got := gateway.RequiredScope(c.method, c.path); got != c.want {
