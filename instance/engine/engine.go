@@ -79,8 +79,7 @@ type Engine struct {
 	names                groupNames    // group subjects for chatName (names.go)
 	pacer                *pacer        // spaces and limits the queue's sends (pacer.go)
 	heldUntil            time.Time     // the daily limit holds sends until then (under mu)
-	connectedAt          time.Time     // when the current connection was made (under mu)
-	startedAt            time.Time     // when the engine was made: before the first connection, messages older are old
+	connectedAt          time.Time     // when the current connection was begun (under mu)
 	phones               phoneCache    // recent checkPhone answers (chats.go)
 
 	// Liveness (liveness.go).
@@ -123,8 +122,7 @@ func New(ctx context.Context, opts Options) (*Engine, error) {
 		return nil, fmt.Errorf("moving whatsmeow's tables into their own file: %w", err)
 	}
 	e := &Engine{
-		startedAt: time.Now(),
-		opts:      opts, live: opts.Liveness.withDefaults(), log: opts.Logger, container: container, waDB: waDB,
+		opts: opts, live: opts.Liveness.withDefaults(), log: opts.Logger, container: container, waDB: waDB,
 		kick: make(chan struct{}, 1), wake: make(chan struct{}, 1), subs: map[chan struct{}]struct{}{},
 		status: account.Status{AccountStatus: account.StatusInit, Substatus: account.SubstatusConnecting,
 			Sandbox: opts.NetworkURL != ""},

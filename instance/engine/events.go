@@ -30,7 +30,6 @@ func (e *Engine) handleEvent(cli *whatsmeow.Client, evt any) bool {
 	case *events.Connected:
 		e.mu.Lock()
 		e.failures, e.until = 0, time.Time{}
-		e.connectedAt = time.Now()
 		e.mu.Unlock()
 		e.connectedAgain()
 		e.setStatus(account.StatusAuthenticated, account.SubstatusConnected, "", "")
@@ -145,7 +144,7 @@ func (e *Engine) journal(m chat.Message) bool {
 }
 
 // old reports whether m reached the account while the instance was away (sent before the current
-// connection was made) and the ignoreOldMessages setting keeps such messages out of webhooks.
+// connection was begun: offline messages can be handled before its Connected event) and the ignoreOldMessages setting keeps such messages out of webhooks.
 func (e *Engine) old(m chat.Message) bool {
 	if m.FromMe || !e.opts.Store.Settings().IgnoreOldMessages {
 		return false
@@ -153,10 +152,6 @@ func (e *Engine) old(m chat.Message) bool {
 	e.mu.Lock()
 	since := e.connectedAt
 	e.mu.Unlock()
-	if since.IsZero() {
-		// Offline messages can be handled before the Connected event of the first connection.
-		since = e.startedAt
-	}
 	// A second of slack: message times are whole seconds, and a live message is not old.
-	return m.Time < since.Unix()-1
+	return !since.IsZero() && m.Time < since.Unix()-1
 }

@@ -76,6 +76,9 @@ func (e *Engine) step(ctx context.Context) time.Duration {
 	}
 	// Connect, not ConnectContext(ctx): the socket must only ever be closed by Disconnect, or
 	// whatsmeow's socket teardown races with itself.
+	e.mu.Lock()
+	e.connectedAt = time.Now() // what was sent before this is old (ignoreOldMessages)
+	e.mu.Unlock()
 	if err := cli.Connect(); err != nil {
 		return e.failed(fmt.Errorf("connecting: %w", err))
 	}
