@@ -82,17 +82,23 @@ func bindGroupAction(c *gin.Context, needGroup bool) (groupActionRequest, chat.I
 	if !needGroup {
 		return req, chat.ID{}, true
 	}
-	raw := strings.TrimSpace(string(req.GroupID))
+	id, ok := parseGroupID(c, string(req.GroupID))
+	return req, id, ok
+}
+
+// parseGroupID reads a request's groupId (a group chat id, <id>@g.us), or answers 400/422.
+func parseGroupID(c *gin.Context, raw string) (chat.ID, bool) {
+	raw = strings.TrimSpace(raw)
 	if raw == "" {
 		abort(c, http.StatusBadRequest, "groupId is required: the group's chat id, <id>@g.us")
-		return req, chat.ID{}, false
+		return chat.ID{}, false
 	}
 	id, err := chat.ParseChatID(raw)
 	if err != nil || id.Kind != chat.Group {
 		abort(c, http.StatusUnprocessableEntity, "groupId %q is not a group chat id (<id>@g.us)", raw)
-		return req, chat.ID{}, false
+		return chat.ID{}, false
 	}
-	return req, id, true
+	return id, true
 }
 
 func (s *Server) participantAction(action string) gin.HandlerFunc {
@@ -235,14 +241,8 @@ func (s *Server) groups(c *gin.Context) (account.Groups, bool) {
 }
 
 func (s *Server) groupInfo(c *gin.Context) {
-	raw := strings.TrimSpace(c.Query("groupId"))
-	if raw == "" {
-		abort(c, http.StatusBadRequest, "groupId is required: the group's chat id, <id>@g.us")
-		return
-	}
-	id, err := chat.ParseChatID(raw)
-	if err != nil || id.Kind != chat.Group {
-		abort(c, http.StatusUnprocessableEntity, "groupId %q is not a group chat id (<id>@g.us)", raw)
+	id, ok := parseGroupID(c, c.Query("groupId"))
+	if !ok {
 		return
 	}
 	g, ok := s.groups(c)
@@ -265,14 +265,8 @@ func (s *Server) groupInviteLink(c *gin.Context) {
 	if !bind(c, &req) {
 		return
 	}
-	raw := strings.TrimSpace(string(req.GroupID))
-	if raw == "" {
-		abort(c, http.StatusBadRequest, "groupId is required: the group's chat id, <id>@g.us")
-		return
-	}
-	id, err := chat.ParseChatID(raw)
-	if err != nil || id.Kind != chat.Group {
-		abort(c, http.StatusUnprocessableEntity, "groupId %q is not a group chat id (<id>@g.us)", raw)
+	id, ok := parseGroupID(c, string(req.GroupID))
+	if !ok {
 		return
 	}
 	g, ok := s.groups(c)
