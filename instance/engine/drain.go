@@ -18,6 +18,7 @@ import (
 	"github.com/messenger-operator/messenger-operator/instance/chat"
 	"github.com/messenger-operator/messenger-operator/instance/queue"
 	"github.com/messenger-operator/messenger-operator/instance/store"
+	"github.com/messenger-operator/messenger-operator/internal/sessionguard"
 )
 
 const (
@@ -457,8 +458,19 @@ func (e *Engine) send(ctx context.Context, cli *whatsmeow.Client, chatID, waID s
 			return err
 		}
 	}
-	_, err = cli.SendMessage(ctx, jid, msg, whatsmeow.SendRequestExtra{ID: waID})
-	return err
+	guard, _ := cli.Store.Sessions.(*sessionguard.Guard)
+	var faults uint64
+	if guard != nil {
+		faults = guard.StoreFaults()
+	}
+	if _, err = cli.SendMessage(ctx, jid, msg, whatsmeow.SendRequestExtra{ID: waID}); err != nil {
+		return err
+	}
+	if guard != nil && guard.StoreFaults() != faults {
+		// whatsmeow skipped the devices it could not encrypt for and sent to the rest: send again.
+		return errors.New("a store error during encryption: the message may have missed a device; sending it again")
+	}
+	return nil
 }
 
 // checkOnWhatsApp fails permanently for numbers WhatsApp does not know (once per number: whatsmeow

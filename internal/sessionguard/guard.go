@@ -23,6 +23,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.mau.fi/whatsmeow/store"
@@ -59,6 +60,8 @@ type Guard struct {
 	decryptAt  time.Time
 	// Refused counts the writes refused so far.
 	Refused uint64
+	// faults counts the identity store's failures (StoreFaults).
+	faults atomic.Uint64
 }
 
 // Wrap guards dev's session store (once; a guarded store is left as it is).
@@ -70,6 +73,7 @@ func Wrap(dev *store.Device) *Guard {
 		reading: map[string]time.Time{}}
 	g.idle = sync.NewCond(&g.mu)
 	dev.Sessions = g
+	dev.Identities = identityWatch{IdentityStore: dev.Identities, faults: &g.faults}
 	if dev.EventBuffer != nil {
 		dev.EventBuffer = txnGuard{EventBuffer: dev.EventBuffer, g: g}
 	}
