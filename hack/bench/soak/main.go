@@ -90,9 +90,11 @@ func run(ctx context.Context, cfg config) error {
 
 // sample is one VmRSS reading and the Go figures, minutes since the start.
 type sample struct {
-	min float64
-	kib int64
-	goF map[string]float64
+	min  float64
+	kib  int64              // VmRSS
+	anon int64              // RssAnon: the process's own memory
+	file int64              // RssFile: pages of the binary and files, shared and reclaimable
+	goF  map[string]float64 // the Go figures from /metrics
 }
 
 // sampleRSS reads the process's VmRSS (and its Go figures) every cfg.sample for cfg.duration.
@@ -113,10 +115,16 @@ func sampleRSS(ctx context.Context, inst *rig.Instance, cfg config) ([]sample, e
 			return out, fmt.Errorf("reading the instance's VmRSS: %w", err)
 		}
 		s := sample{min: time.Since(start).Minutes(), kib: kib}
+		if s.anon, err = benchutil.StatusKiB(pid, "RssAnon"); err != nil {
+			return out, fmt.Errorf("reading the instance's RssAnon: %w", err)
+		}
+		if s.file, err = benchutil.StatusKiB(pid, "RssFile"); err != nil {
+			return out, fmt.Errorf("reading the instance's RssFile: %w", err)
+		}
 		s.goF, _ = readGoFigures(ctx, inst)
 		out = append(out, s)
 		if len(out)%8 == 0 {
-			fmt.Printf("%6.1f min  VmRSS %d KiB  goroutines %.0f  heap in use %.0f KiB  heap objects %.0f\n", s.min, s.kib,
+			fmt.Printf("%6.1f min  VmRSS %d KiB (anon %d, file %d)  goroutines %.0f  heap in use %.0f KiB  heap objects %.0f\n", s.min, s.kib, s.anon, s.file,
 				s.goF["go_goroutines"], s.goF["go_memstats_heap_inuse_bytes"]/1024, s.goF["go_memstats_heap_objects"])
 		}
 	}
@@ -142,7 +150,9 @@ func report(cfg config, samples []sample, tr *traffic) {
 		first := window(samples, 0, 10)
 		last := window(samples, end-10, end)
 		fmt.Printf("VmRSS slope, first 10 min %.1f KiB/min, last 10 min %.1f KiB/min\n", slopeOf(first, rss), slopeOf(last, rss))
+		fmt.Printf("RssAnon slope, first 10 min %.1f KiB/min, last 10 min %.1f KiB/min\n", slopeOf(first, anon), slopeOf(last, anon))
 	}
+	fmt.Printf("slopes after the warm-up: RssAnon %.1f KiB/min, RssFile %.1f KiB/min\n", slopeOf(kept, anon), slopeOf(kept, file))
 	fmt.Printf("slopes after the warm-up: goroutines %.2f /min, heap in use %.1f KiB/min, heap objects %.0f /min\n",
 		slopeOf(kept, goFigure("go_goroutines", 1)), slopeOf(kept, goFigure("go_memstats_heap_inuse_bytes", 1024)),
 		slopeOf(kept, goFigure("go_memstats_heap_objects", 1)))
@@ -160,7 +170,9 @@ func window(s []sample, a, b float64) []sample {
 	return out
 }
 
-func rss(s sample) float64 { return float64(s.kib) }
+func rss(s sample) float64  { return float64(s.kib) }
+func anon(s sample) float64 { return float64(s.anon) }
+func file(s sample) float64 { return float64(s.file) }
 
 // goFigure reads a Go figure of a sample, divided by unit.
 func goFigure(name string, unit float64) func(sample) float64 {
