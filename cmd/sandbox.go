@@ -35,6 +35,7 @@ func sandboxCommand() *cobra.Command {
 	}
 	c.Flags().StringVar(&opts.Listen, "listen", "127.0.0.1:8900", "address to listen on")
 	c.Flags().StringVar(&opts.DataDir, "data-dir", "", "directory to persist the network in (empty = in memory)")
+	c.Flags().IntVar(&opts.PhoneMessages, "phone-messages", 10000, "messages each simulated phone remembers (the oldest are forgotten first)")
 	c.Flags().IntVar(&opts.QRCodes, "qr-codes", 6, "QR codes per pairing attempt (1-6; fewer make QR expiry quick to test)")
 	return c
 }

@@ -29,8 +29,9 @@ import (
 	_ "modernc.org/sqlite" // pure-Go SQLite driver for the phones' stores
 )
 
-// maxPhoneMessages is how many messages a phone remembers; the oldest are forgotten first.
-const maxPhoneMessages = 10000
+// defaultPhoneMessages is how many messages a phone remembers unless Options.PhoneMessages says
+// otherwise; the oldest are forgotten first.
+const defaultPhoneMessages = 10000
 
 // phoneConnectTimeout bounds how long a new phone may take to log in and upload its prekeys.
 const phoneConnectTimeout = 30 * time.Second
@@ -373,14 +374,14 @@ func (p *Phone) duplicate(m *PhoneMessage) bool {
 	return false
 }
 
-// remember adds a message to the phone's list, forgetting the oldest beyond maxPhoneMessages.
+// remember adds a message to the phone's list, forgetting the oldest beyond Options.PhoneMessages.
 func (p *Phone) remember(m *PhoneMessage) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.messages = append(p.messages, m)
 	p.byID[m.ID] = m
 	p.applyLocked(m)
-	if over := len(p.messages) - maxPhoneMessages; over > 0 {
+	if over := len(p.messages) - p.srv.opts.PhoneMessages; over > 0 {
 		for _, old := range p.messages[:over] {
 			if p.byID[old.ID] == old {
 				delete(p.byID, old.ID)

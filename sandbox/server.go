@@ -29,6 +29,9 @@ type Options struct {
 	// the first for 60 s when there are 6 and each other for 20 s, then gives up: fewer codes make
 	// QR expiry quick to test.
 	QRCodes int
+	// PhoneMessages is how many messages each simulated phone remembers, the oldest forgotten
+	// first (default 10,000). Long fault runs that count every message raise it.
+	PhoneMessages int
 	// Logger receives structured logs; nil discards them.
 	Logger *slog.Logger
 }
@@ -80,6 +83,9 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	}
 	if opts.Listen == "" {
 		opts.Listen = "127.0.0.1:8900"
+	}
+	if opts.PhoneMessages <= 0 {
+		opts.PhoneMessages = defaultPhoneMessages
 	}
 	if opts.QRCodes < 1 || opts.QRCodes > qrRefs {
 		opts.QRCodes = qrRefs

@@ -23,7 +23,9 @@ func StartSandbox(ctx context.Context, bin, dir string) (*Sandbox, error) {
 		return nil, err
 	}
 	s := &Sandbox{URL: "http://" + addr, p: process{bin: bin, log: filepath.Join(dir, "sandbox.log"),
-		args: []string{"sandbox", "--listen", addr, "--data-dir", filepath.Join(dir, "sandbox")}}}
+		args: []string{"sandbox", "--listen", addr, "--data-dir", filepath.Join(dir, "sandbox"),
+			// every message of a long run is counted on the phones: none may be forgotten
+			"--phone-messages", "10000000"}}}
 	return s, s.Start(ctx)
 }
 
