@@ -8,8 +8,15 @@ import (
 	"modernc.org/sqlite"
 )
 
-// sqliteConnector returns the connector of a SQLite DSN (tests wrap it to inject faults).
-var sqliteConnector = func(dsn string) (driver.Connector, error) { return sqlite.NewConnector(dsn) }
+// sqliteConnector returns the connector of a SQLite DSN, whose connections keep their statements
+// prepared (stmtcache.go; tests wrap it to inject faults).
+var sqliteConnector = func(dsn string) (driver.Connector, error) {
+	base, err := sqlite.NewConnector(dsn)
+	if err != nil {
+		return nil, err
+	}
+	return stmtCacheConnector{base}, nil
+}
 
 // openSQLite opens a database handle on a SQLite DSN.
 func openSQLite(dsn string) (*sql.DB, error) {
