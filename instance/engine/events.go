@@ -37,6 +37,7 @@ func (e *Engine) handleEvent(cli *whatsmeow.Client, evt any) bool {
 		signal(e.wake)
 	case *events.PairSuccess:
 		sessionguard.Wrap(cli.Store) // the store's sessions exist from pairing on
+		pruneRetryStoreRarely(cli.Store)
 		e.setStatus(account.StatusLoading, account.SubstatusConnecting, "", "paired with "+ev.ID.User+"; logging in")
 	case *events.Disconnected:
 		e.reconnectLater("disconnected from WhatsApp; reconnecting")

@@ -117,6 +117,7 @@ func (e *Engine) newClient(ctx context.Context) (*whatsmeow.Client, error) {
 	}
 	if dev.ID != nil {
 		sessionguard.Wrap(dev) // a new device is wrapped once paired (events.go)
+		pruneRetryStoreRarely(dev)
 	}
 	cli := whatsmeow.NewClient(dev, e.clientLogger(waLogger(e.log.With("component", "whatsmeow"))))
 	cli.EnableAutoReconnect = false

@@ -82,6 +82,8 @@ type Store struct {
 	waiters  waiters
 	batches  atomic.Int64
 	commits  atomic.Int64
+	// lastClaim is the last claim token handed out (MarkSendingLater).
+	lastClaim atomic.Int64
 
 	maxItems, maxBytes int64 // queue caps; <= 0: none
 
@@ -96,7 +98,12 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	db, err := sql.Open(driver, dsn)
+	var db *sql.DB
+	if dialect == SQLite {
+		db, err = openSQLite(dsn)
+	} else {
+		db, err = sql.Open(driver, dsn)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("opening %s database: %w", dialect, err)
 	}

@@ -251,13 +251,41 @@ func (s *Store) MarkSending(ctx context.Context, queueNumber int64) error {
 	return s.MarkSendingLater(ctx, queueNumber).Wait()
 }
 
-// MarkSendingLater is MarkSending without waiting for the commit.
+// MarkSendingLater is MarkSending without waiting for the commit. The claim carries a token (its
+// last-try time, unique within the process): submitted again with Again after an error, it counts
+// as claimed when it finds the item already sending with that token, that is when its earlier
+// submission committed but the acknowledgement of the commit was lost (a database restart).
 func (s *Store) MarkSendingLater(ctx context.Context, queueNumber int64) *Pending {
-	return s.transitionLater(ctx, queueNumber, StateQueued, func(ctx context.Context, tx *wtx) error {
-		_, err := tx.execCached(ctx, `UPDATE mo_queue SET state = $1, attempts = attempts + 1, last_try = $2
-			WHERE queue_number = $3`, StateSending, time.Now().UnixMilli(), queueNumber)
-		return err
+	token := s.claimToken()
+	return s.writeLater(ctx, func(ctx context.Context, tx *wtx) error {
+		state, lastTry, err := itemState(ctx, tx, queueNumber)
+		if err != nil {
+			return err
+		}
+		if state == StateSending && lastTry == token {
+			return nil // this very claim committed before
+		}
+		if state != StateQueued {
+			return fmt.Errorf("queue item %d is %s, not %s: %w", queueNumber, state, StateQueued, ErrNotFound)
+		}
+		if _, err := tx.execCached(ctx, `UPDATE mo_queue SET state = $1, attempts = attempts + 1, last_try = $2
+			WHERE queue_number = $3`, StateSending, token, queueNumber); err != nil {
+			return fmt.Errorf("updating queue item %d: %w", queueNumber, err)
+		}
+		return nil
 	})
+}
+
+// claimToken returns the current time in Unix milliseconds, made later than every token returned
+// before, so that no two claims of this process share one.
+func (s *Store) claimToken() int64 {
+	for {
+		last, now := s.lastClaim.Load(), time.Now().UnixMilli()
+		next := max(now, last+1)
+		if s.lastClaim.CompareAndSwap(last, next) {
+			return next
+		}
+	}
 }
 
 // Unclaim puts a sending item that was not attempted back to queued, due at once, as it was
@@ -331,16 +359,9 @@ func (s *Store) transition(ctx context.Context, qn int64, from string, change fu
 // transitionLater is transition without waiting for the commit.
 func (s *Store) transitionLater(ctx context.Context, qn int64, from string, change func(context.Context, *wtx) error) *Pending {
 	return s.writeLater(ctx, func(ctx context.Context, tx *wtx) error {
-		var state string
-		row, err := tx.queryRowCached(ctx, `SELECT state FROM mo_queue WHERE queue_number = $1`, qn)
-		if err == nil {
-			err = row.Scan(&state)
-		}
-		if errors.Is(err, sql.ErrNoRows) {
-			return fmt.Errorf("queue item %d: %w", qn, ErrNotFound)
-		}
+		state, _, err := itemState(ctx, tx, qn)
 		if err != nil {
-			return fmt.Errorf("reading queue item %d: %w", qn, err)
+			return err
 		}
 		if state != from {
 			return fmt.Errorf("queue item %d is %s, not %s: %w", qn, state, from, ErrNotFound)
@@ -350,6 +371,21 @@ func (s *Store) transitionLater(ctx context.Context, qn int64, from string, chan
 		}
 		return nil
 	})
+}
+
+// itemState reads a queue item's state and last try (Unix milliseconds) in tx.
+func itemState(ctx context.Context, tx *wtx, qn int64) (state string, lastTry int64, err error) {
+	row, err := tx.queryRowCached(ctx, `SELECT state, last_try FROM mo_queue WHERE queue_number = $1`, qn)
+	if err == nil {
+		err = row.Scan(&state, &lastTry)
+	}
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", 0, fmt.Errorf("queue item %d: %w", qn, ErrNotFound)
+	}
+	if err != nil {
+		return "", 0, fmt.Errorf("reading queue item %d: %w", qn, err)
+	}
+	return state, lastTry, nil
 }
 
 // MarkSent records a delivered-to-server send: the item is done (for a group creation, result must

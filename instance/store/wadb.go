@@ -40,7 +40,7 @@ func (s *Store) openWhatsmeowDB(ctx context.Context, path string, opts Options) 
 	if err := restrictSQLiteFiles(wpath); err != nil {
 		return err
 	}
-	db, err := sql.Open("sqlite", sqliteDSN(wpath, opts.SQLiteCacheKiB))
+	db, err := openSQLite(sqliteDSN(wpath, opts.SQLiteCacheKiB))
 	if err != nil {
 		return fmt.Errorf("opening whatsmeow's database: %w", err)
 	}

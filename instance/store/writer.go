@@ -12,6 +12,9 @@ import (
 // ErrClosed is returned by writes after Close.
 var ErrClosed = errors.New("store closed")
 
+// errCommit marks a writer transaction whose commit failed (and which may have committed).
+var errCommit = errors.New("commit")
+
 // wtx is the transaction a write request runs in, with callbacks to run after the commit.
 type wtx struct {
 	*sql.Tx
@@ -89,17 +92,30 @@ func (s *Store) writeLater(ctx context.Context, fn func(ctx context.Context, tx 
 func (s *Store) submitLater(ctx context.Context, req *writeReq) *Pending {
 	select {
 	case s.writes <- req:
-		return &Pending{req: req}
+		return &Pending{s: s, req: req}
 	case <-s.stop:
-		return &Pending{err: ErrClosed, waited: true}
+		return &Pending{s: s, req: req, err: ErrClosed, waited: true}
 	case <-ctx.Done():
-		return &Pending{err: fmt.Errorf("waiting for the store writer: %w", ctx.Err()), waited: true}
+		return &Pending{s: s, req: req, err: fmt.Errorf("waiting for the store writer: %w", ctx.Err()), waited: true}
 	}
+}
+
+// Again submits the same write once more, typically after Wait reported an error. A write whose
+// commit failed may still have committed (the acknowledgement of a commit can be lost with the
+// connection), so each write of the store recognises a resubmission of itself: an outcome finds
+// its item already finished (ErrNotFound), a claim finds its own token (MarkSendingLater).
+func (p *Pending) Again(ctx context.Context) *Pending {
+	next := p.s.submitLater(ctx, &writeReq{fn: p.req.fn, enqueue: p.req.enqueue, done: make(chan error, 1)})
+	if p.wrap != nil {
+		next = next.wrapped(p.wrap)
+	}
+	return next
 }
 
 // Pending is a write handed to the store's writer whose commit has not been waited for. It is
 // not safe for concurrent use.
 type Pending struct {
+	s      *Store
 	req    *writeReq
 	err    error
 	waited bool
@@ -193,7 +209,10 @@ func (s *Store) runBatch(batch []*writeReq) {
 	// is finished even if its caller went away.
 	ctx := context.Background()
 	err := markNoSpace(s.runTx(ctx, batch))
-	if err == nil || len(batch) == 1 {
+	if err == nil || len(batch) == 1 || errors.Is(err, errCommit) {
+		// A failed commit is nobody's fault in particular, and it may have committed after all
+		// (the acknowledgement lost with the connection): running each request again alone could
+		// do twice what was done. Each caller learns the error and decides.
 		for _, r := range batch {
 			r.done <- err
 		}
@@ -225,8 +244,8 @@ func (s *Store) runTx(ctx context.Context, batch []*writeReq) error {
 		}
 		r.after = t.after
 	}
-	if err := commit(tx); err != nil {
-		return err
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("%w: %w", errCommit, err)
 	}
 	s.commits.Add(1)
 	s.batches.Add(int64(len(batch)))
