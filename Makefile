@@ -3,7 +3,7 @@ GO ?= go
 BIN ?= bin
 export CGO_ENABLED ?= 0
 
-.PHONY: help build test test-unit lint fmt dev clean envtest-bins manifests generate bench-sandbox bench-kinds bench-e2e chaos chart-crds docker-build api-docs
+.PHONY: help build test test-unit lint fmt dev clean envtest-bins manifests generate bench-sandbox bench-kinds bench-e2e chaos chart-crds docker-build docker-build-instance api-docs
 
 help: ## Show this help
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*?## "}{printf "  %-14s %s\n",$$1,$$2}'
@@ -65,6 +65,11 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 
 docker-build: ## Build the container image $(IMAGE) (operator, instance and sandbox in one static binary)
 	docker build --build-arg VERSION=$(VERSION) -t $(IMAGE) .
+
+INSTANCE_IMAGE ?= ghcr.io/messenger-operator/messenger-instance:latest
+
+docker-build-instance: ## Build the instance image $(INSTANCE_IMAGE) (Dockerfile target instance: -tags instanceonly)
+	docker build --build-arg VERSION=$(VERSION) --target instance -t $(INSTANCE_IMAGE) .
 
 clean: ## Remove build output
 	rm -rf $(BIN)

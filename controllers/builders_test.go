@@ -77,6 +77,10 @@ func TestBuildStatefulSetDefaults(t *testing.T) {
 	if c.LivenessProbe.HTTPGet.Path != "/healthz" || c.ReadinessProbe.HTTPGet.Path != "/readyz" || c.Ports[0].ContainerPort != 8080 {
 		t.Errorf("probes/ports = %v %v %v", c.LivenessProbe.HTTPGet.Path, c.ReadinessProbe.HTTPGet.Path, c.Ports)
 	}
+	if c.ReadinessProbe.PeriodSeconds != 10 || c.LivenessProbe.PeriodSeconds != 10 {
+		t.Errorf("probe periods = readiness %d s, liveness %d s; want 10 s each (density)",
+			c.ReadinessProbe.PeriodSeconds, c.LivenessProbe.PeriodSeconds)
+	}
 	env := envByName(c)
 	if e := env["MESSENGER_INSTANCE_NAME"]; e.ValueFrom == nil || e.ValueFrom.FieldRef.FieldPath != "metadata.labels['app.kubernetes.io/instance']" {
 		t.Errorf("MESSENGER_INSTANCE_NAME = %+v", e)

@@ -18,10 +18,17 @@ var root = filepath.Join("..", "..")
 
 // dockerfile is what the test reads from the Dockerfile.
 type dockerfile struct {
-	buildLine  string // the RUN … go build … line of the build stage
+	buildLine  string // the RUN … go build … line of the full binary
+	instLine   string // the RUN … go build -tags instanceonly … line of the instance binary
 	finalFrom  string // base image of the last stage
 	user       string
 	entrypoint string
+	stages     map[string]stage // named stages (FROM … AS name)
+}
+
+// stage is what the test reads of one named stage.
+type stage struct {
+	from, user, entrypoint, copyFrom string
 }
 
 func parseDockerfile(t *testing.T) dockerfile {
@@ -31,20 +38,36 @@ func parseDockerfile(t *testing.T) dockerfile {
 		t.Fatal(err)
 	}
 	defer func() { _ = f.Close() }()
-	var d dockerfile
+	d := dockerfile{stages: map[string]stage{}}
+	name := ""
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
 		line := strings.TrimSpace(sc.Text())
 		switch {
 		case strings.HasPrefix(line, "FROM "):
-			d.finalFrom = strings.Fields(line)[1]
-			d.user = ""
+			fields := strings.Fields(line)
+			d.finalFrom, d.user, d.entrypoint, name = fields[1], "", "", ""
+			if len(fields) == 4 && strings.EqualFold(fields[2], "AS") {
+				name = fields[3]
+				d.stages[name] = stage{from: fields[1]}
+			}
+		case strings.HasPrefix(line, "RUN ") && strings.Contains(line, " go build -tags instanceonly "):
+			d.instLine = strings.TrimPrefix(line, "RUN ")
 		case strings.HasPrefix(line, "RUN ") && strings.Contains(line, " go build "):
 			d.buildLine = strings.TrimPrefix(line, "RUN ")
 		case strings.HasPrefix(line, "USER "):
 			d.user = strings.TrimSpace(strings.TrimPrefix(line, "USER "))
 		case strings.HasPrefix(line, "ENTRYPOINT "):
 			d.entrypoint = strings.TrimSpace(strings.TrimPrefix(line, "ENTRYPOINT "))
+		case strings.HasPrefix(line, "COPY --from=build "):
+			if st, ok := d.stages[name]; ok {
+				st.copyFrom = strings.Fields(line)[2]
+				d.stages[name] = st
+			}
+		}
+		if st, ok := d.stages[name]; ok {
+			st.user, st.entrypoint = d.user, d.entrypoint
+			d.stages[name] = st
 		}
 	}
 	if err := sc.Err(); err != nil {
@@ -68,6 +91,36 @@ func TestDockerfileShape(t *testing.T) {
 	}
 	if !strings.HasPrefix(d.buildLine, "CGO_ENABLED=0 go build ") {
 		t.Errorf("build line %q: want CGO_ENABLED=0 go build …", d.buildLine)
+	}
+}
+
+// TestDockerfileInstanceStage: a stage `instance` like the final one (distroless static, nonroot,
+// the binary by the same name and path, since the pod templates call `messenger-operator
+// instance`) that copies the binary of the instanceonly build line.
+func TestDockerfileInstanceStage(t *testing.T) {
+	d := parseDockerfile(t)
+	st, ok := d.stages["instance"]
+	if !ok {
+		t.Fatal("no stage `FROM … AS instance`")
+	}
+	if !strings.HasPrefix(st.from, "gcr.io/distroless/static") && st.from != "scratch" {
+		t.Errorf("instance stage FROM %s: want distroless static or scratch", st.from)
+	}
+	if st.user != "65532:65532" && st.user != "nonroot" && st.user != "nonroot:nonroot" {
+		t.Errorf("instance stage USER %q: want the nonroot user 65532", st.user)
+	}
+	if st.entrypoint != `["messenger-operator"]` {
+		t.Errorf("instance stage ENTRYPOINT %s: want [\"messenger-operator\"]", st.entrypoint)
+	}
+	m := regexp.MustCompile(` -o (\S+) \S+$`).FindStringSubmatch(d.instLine)
+	if m == nil {
+		t.Fatalf("instanceonly build line %q: want CGO_ENABLED=0 go build -tags instanceonly … -o OUT .", d.instLine)
+	}
+	if st.copyFrom != m[1] {
+		t.Errorf("instance stage copies %q, the instanceonly build writes %q", st.copyFrom, m[1])
+	}
+	if d.finalFrom == "" || d.stages["instance"].from == "" || d.buildLine == d.instLine {
+		t.Error("the default (last) stage must stay the full binary")
 	}
 }
 
@@ -108,9 +161,26 @@ func TestStaticBinary(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the whole binary")
 	}
-	d := parseDockerfile(t)
+	testStatic(t, parseDockerfile(t).buildLine, "operator")
+}
+
+// TestStaticInstanceBinary does the same for the instance image's binary (-tags instanceonly),
+// and checks that the operator is not in it.
+func TestStaticInstanceBinary(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the whole binary")
+	}
+	out := testStatic(t, parseDockerfile(t).instLine, "instance")
+	if b, err := exec.Command(out, "operator", "--help").CombinedOutput(); err == nil {
+		t.Errorf("the instance binary runs the operator command:\n%s", b)
+	}
+}
+
+// testStatic runs a build line of the Dockerfile and checks its binary; it returns the binary.
+func testStatic(t *testing.T, line, what string) string {
+	t.Helper()
 	out := filepath.Join(t.TempDir(), "messenger-operator")
-	args, err := buildArgs(d.buildLine, out)
+	args, err := buildArgs(line, out)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -131,7 +201,8 @@ func TestStaticBinary(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("static binary (= image payload on distroless static): %d bytes (%.1f MiB)", st.Size(), float64(st.Size())/(1<<20))
+	t.Logf("%s static binary (= image payload on distroless static): %d bytes (%.1f MiB)", what, st.Size(), float64(st.Size())/(1<<20))
+	return out
 }
 
 // checkStatic fails for an ELF file that needs a dynamic loader or shared libraries.

@@ -104,6 +104,9 @@ func New(opts Options) (*Agent, error) {
 	if opts.LeaseDuration <= 0 || opts.RenewDeadline <= 0 || opts.RetryPeriod <= 0 {
 		opts.LeaseDuration, opts.RenewDeadline, opts.RetryPeriod = DefaultLeaseDuration, DefaultRenewDeadline, DefaultRetryPeriod
 	}
+	if err := checkLeaseTiming(opts.LeaseDuration, opts.RenewDeadline, opts.RetryPeriod); err != nil {
+		return nil, err
+	}
 	cfg := rest.CopyConfig(opts.Config)
 	cfg.UserAgent = "messenger-instance/" + opts.Name
 	dyn, err := dynamic.NewForConfig(cfg)

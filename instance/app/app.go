@@ -13,6 +13,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -255,6 +256,9 @@ func serve(ctx context.Context, cfg Config, p parts, l net.Listener, log *slog.L
 		})
 	}
 	wg.Go(func() { idleTrim(cfg.IdleTrim, workCtx.Done()) })
+	if cfg.IdleTrim > 0 {
+		wg.Go(func() { loginTrim(p.engine, loginTrimSettle, debug.FreeOSMemory, workCtx.Done()) })
+	}
 	if r, ok := p.engine.(account.Runner); ok {
 		wg.Go(func() {
 			if err := r.Run(workCtx); err != nil && workCtx.Err() == nil {

@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/messenger-operator/messenger-operator/instance/account"
 )
 
 // Memory defaults of an instance process (docs/benchmarks.md, "Density"). An idle instance holds
@@ -157,6 +159,55 @@ func idleTrim(after time.Duration, stop <-chan struct{}) {
 		case <-t.C:
 			debug.FreeOSMemory()
 			t.Reset(idleTrimEvery)
+		}
+	}
+}
+
+// loginTrimSettle is how long after the account became authenticated the instance returns freed
+// memory to the OS: the login's prekey upload and the first history sync are over by then (in the
+// fleet run the first timed trim, 30 s after start, came before most pairings, so the login's pages
+// stayed until the next trim 5 minutes later).
+const loginTrimSettle = 20 * time.Second
+
+// loginTrim calls trim loginTrimSettle after each time the engine's status turned authenticated
+// (a login, or a reconnect after being logged out), unless it went away again meanwhile; it
+// returns when stop closes. Engines that do not announce changes (account.Notifier) get none.
+func loginTrim(eng account.Engine, settle time.Duration, trim func(), stop <-chan struct{}) {
+	n, ok := eng.(account.Notifier)
+	if !ok || settle <= 0 {
+		return
+	}
+	changes, unsubscribe := n.Subscribe()
+	defer unsubscribe()
+	authed := false
+	var due <-chan time.Time
+	var timer *time.Timer
+	defer func() {
+		if timer != nil {
+			timer.Stop()
+		}
+	}()
+	check := func() { // an account already authenticated when this starts counts as a login
+		now := eng.Status().AccountStatus == account.StatusAuthenticated
+		if now && !authed {
+			timer = time.NewTimer(settle)
+			due = timer.C
+		} else if !now && timer != nil {
+			timer.Stop()
+			due = nil
+		}
+		authed = now
+	}
+	check()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-changes:
+			check()
+		case <-due:
+			due = nil
+			trim()
 		}
 	}
 }

@@ -2,8 +2,11 @@ package app
 
 import (
 	"math"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/messenger-operator/messenger-operator/instance/account"
 )
 
 func env(kv map[string]string) func(string) string { return func(k string) string { return kv[k] } }
@@ -74,4 +77,69 @@ func TestIdleTrimStops(t *testing.T) {
 	close(stop)
 	<-done
 	idleTrim(0, nil) // off: returns at once
+}
+
+// notifyingEngine is an engine whose status the test sets; it announces each change.
+type notifyingEngine struct {
+	account.NoEngine
+	mu      sync.Mutex
+	status  string
+	changes chan struct{}
+}
+
+func (e *notifyingEngine) Status() account.Status {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return account.Status{AccountStatus: e.status}
+}
+
+func (e *notifyingEngine) Subscribe() (<-chan struct{}, func()) { return e.changes, func() {} }
+
+func (e *notifyingEngine) set(status string) {
+	e.mu.Lock()
+	e.status = status
+	e.mu.Unlock()
+	e.changes <- struct{}{}
+}
+
+// A login is followed by one trim; a status that is authenticated again without a logout in
+// between brings no second one, a new login after a logout does.
+func TestLoginTrimFollowsEachLogin(t *testing.T) {
+	eng := &notifyingEngine{status: account.StatusGotQRCode, changes: make(chan struct{})}
+	trims := make(chan struct{}, 4)
+	stop, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		loginTrim(eng, time.Millisecond, func() { trims <- struct{}{} }, stop)
+		close(done)
+	}()
+	eng.set(account.StatusAuthenticated)
+	<-trims
+	eng.set(account.StatusAuthenticated) // a change of substatus, still logged in
+	eng.set(account.StatusGotQRCode)     // logged out
+	eng.set(account.StatusAuthenticated) // a new login
+	<-trims
+	close(stop)
+	<-done
+	if n := len(trims); n != 0 {
+		t.Errorf("%d trims more than the two logins", n)
+	}
+}
+
+// A login that ends before it settled brings no trim.
+func TestLoginTrimSkipsShortLogin(t *testing.T) {
+	eng := &notifyingEngine{status: account.StatusLoading, changes: make(chan struct{})}
+	trimmed := make(chan struct{}, 1)
+	stop, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		loginTrim(eng, time.Hour, func() { trimmed <- struct{}{} }, stop)
+		close(done)
+	}()
+	eng.set(account.StatusAuthenticated)
+	eng.set(account.StatusGotQRCode)
+	close(stop)
+	<-done
+	if len(trimmed) != 0 {
+		t.Error("trimmed although the login ended before it settled")
+	}
+	loginTrim(account.NoEngine{}, time.Millisecond, func() { t.Error("trim without a notifier") }, nil)
 }

@@ -35,6 +35,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1alpha1 "github.com/messenger-operator/messenger-operator/api/v1alpha1"
+	"github.com/messenger-operator/messenger-operator/controllers"
 	"github.com/messenger-operator/messenger-operator/hack/bench/benchutil"
 	"github.com/messenger-operator/messenger-operator/test/e2e"
 )
@@ -56,7 +57,8 @@ func main() {
 	flag.DurationVar(&o.settle, "settle", 60*time.Second, "idle time after the last pairing before the CPU window")
 	flag.DurationVar(&o.window, "window", 60*time.Second, "CPU measurement window")
 	flag.DurationVar(&o.wait, "wait", 20*time.Minute, "longest wait for all QR codes and for all pairings")
-	flag.DurationVar(&o.probeEvery, "probe-every", 5*time.Second, "readiness probe period of the node (the template's is 5 s)")
+	flag.DurationVar(&o.probeEvery, "probe-every", controllers.ReadinessPeriodSeconds*time.Second,
+		"readiness probe period of the node (default: the template's periodSeconds)")
 	flag.Parse()
 	if err := run(o); err != nil {
 		fmt.Fprintln(os.Stderr, "bench fleet:", err)

@@ -25,6 +25,7 @@ type densityOptions struct {
 	binary      string
 	env         string // extra environment of every instance: K=V,K=V
 	settle      time.Duration
+	smapsDump   string // when set, the first instance's /proc/PID/smaps is copied there
 }
 
 // densityProc is one instance process of the density run.
@@ -80,6 +81,15 @@ func runDensity(o densityOptions) error {
 	}
 	fmt.Printf("all %d authenticated in %s; settling %s\n", o.n, time.Since(start).Round(time.Millisecond), o.settle)
 	time.Sleep(o.settle)
+	if o.smapsDump != "" {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/smaps", procs[0].cmd.Process.Pid))
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(o.smapsDump, b, 0o644); err != nil {
+			return err
+		}
+	}
 	return reportDensity(procs)
 }
 
@@ -103,8 +113,19 @@ func reportDensity(procs []*densityProc) error {
 		vals["goroutines"] = append(vals["goroutines"], m["go_goroutines"])
 		vals["heap in use"] = append(vals["heap in use"], m["go_memstats_heap_inuse_bytes"]/(1<<20))
 		vals["stacks"] = append(vals["stacks"], m["go_memstats_stack_inuse_bytes"]/(1<<20))
+		vals["go metadata"] = append(vals["go metadata"], (m["go_memstats_mspan_sys_bytes"]+m["go_memstats_mcache_sys_bytes"]+
+			m["go_memstats_gc_sys_bytes"]+m["go_memstats_other_sys_bytes"]+m["go_memstats_buck_hash_sys_bytes"])/(1<<20))
+		br, n, err := anonBreakdown(pid)
+		if err != nil {
+			return err
+		}
+		for _, c := range anonClasses {
+			vals[c] = append(vals[c], br[c])
+		}
+		vals["other maps"] = append(vals["other maps"], float64(n))
 	}
-	for _, f := range append(fields, "heap in use", "stacks", "goroutines") {
+	// go metadata is what the runtime mapped outside its arenas (sys, not all resident).
+	for _, f := range append(fields, append(anonClasses, "other maps", "heap in use", "stacks", "go metadata", "goroutines")...) {
 		v := slices.Clone(vals[f])
 		slices.Sort(v)
 		sum := 0.0
@@ -112,7 +133,7 @@ func reportDensity(procs []*densityProc) error {
 			sum += x
 		}
 		unit := " MiB"
-		if f == "goroutines" {
+		if f == "goroutines" || f == "other maps" {
 			unit = ""
 		}
 		fmt.Printf("%-12s mean %.2f%s  median %.2f%s  max %.2f%s\n", f, sum/float64(len(v)), unit, v[len(v)/2], unit, v[len(v)-1], unit)

@@ -50,6 +50,7 @@ func main() {
 	flag.IntVar(&d.parallel, "density-parallel", 6, "density: instances started and paired at a time")
 	flag.StringVar(&d.binary, "binary", "bin/messenger-operator", "density: the messenger-operator binary")
 	flag.StringVar(&d.env, "env", "", "density: extra environment of every instance, K=V,K=V")
+	flag.StringVar(&d.smapsDump, "smaps-dump", "", "density: copy the first instance's /proc/PID/smaps to this file before measuring")
 	flag.DurationVar(&d.settle, "settle", 30*time.Second, "density: idle time after the last pairing before measuring")
 	backends := flag.String("backends", "sqlite,postgres", "comma-separated: sqlite, postgres")
 	requests := flag.Int("requests", 20000, "sendMessage requests per run")
