@@ -54,6 +54,8 @@ type Guard struct {
 	// reading holds the addresses read by GetSession and not yet written back, with the time:
 	// a send waits for them (at most readWait), so that the decryption's write is not refused.
 	reading map[string]time.Time
+	// readRaw holds what GetSession read, to keep the previous states (keepPreviousStates).
+	readRaw map[string][]byte
 	// decrypting counts the decryption transactions running (whatsmeow's decrypted-event
 	// buffer); sends wait for them and they for sends, outside the transaction.
 	decrypting int
@@ -70,7 +72,7 @@ func Wrap(dev *store.Device) *Guard {
 		return g
 	}
 	g := &Guard{SessionStore: dev.Sessions, version: map[string]uint64{}, readAt: map[string]uint64{},
-		reading: map[string]time.Time{}}
+		reading: map[string]time.Time{}, readRaw: map[string][]byte{}}
 	g.idle = sync.NewCond(&g.mu)
 	dev.Sessions = g
 	dev.Identities = identityWatch{IdentityStore: dev.Identities, faults: &g.faults}
@@ -111,6 +113,12 @@ func (t txnGuard) DoDecryptionTxn(ctx context.Context, fn func(context.Context) 
 
 // waitDecryptingLocked waits (at most sendWait since the transaction began) until no
 // decryption transaction runs.
+//
+// Every session read or write outside a decryption transaction (a send, the re-encryption for
+// a retry receipt) waits so before it touches the database: it holds g.mu while its statement
+// waits for the transaction's database lock, and the transaction needs g.mu for its own
+// session reads and writes. Without the wait the two stood still until SQLite's busy timeout
+// and the retry receipt failed ("database is locked"), so the message it asked for was lost.
 func (g *Guard) waitDecryptingLocked() {
 	for g.decrypting > 0 {
 		left := sendWait - time.Since(g.decryptAt)
@@ -129,11 +137,13 @@ func (g *Guard) GetSession(ctx context.Context, address string) ([]byte, error) 
 	defer g.mu.Unlock()
 	if ctx.Value(inTxn{}) == nil { // a transaction waited for the send before it began
 		g.waitSendLocked()
+		g.waitDecryptingLocked() // see waitDecryptingLocked
 	}
 	raw, err := g.SessionStore.GetSession(ctx, address)
 	if err == nil {
 		g.readAt[address] = g.version[address]
 		g.reading[address] = time.Now()
+		g.readRaw[address] = raw
 	}
 	return raw, err
 }
@@ -178,11 +188,19 @@ func (g *Guard) waitReadsLocked(addresses []string) {
 func (g *Guard) PutSession(ctx context.Context, address string, session []byte) error {
 	g.mu.Lock()
 	defer g.mu.Unlock()
+	if ctx.Value(inTxn{}) == nil {
+		g.waitDecryptingLocked() // see waitDecryptingLocked
+	}
+	before, read := g.readRaw[address]
+	delete(g.readRaw, address)
 	if at, ok := g.readAt[address]; ok && at != g.version[address] {
 		delete(g.reading, address)
 		g.idle.Broadcast()
 		g.Refused++
 		return fmt.Errorf("%w: %s", ErrChanged, address)
+	}
+	if read {
+		session = keepPreviousStates(before, session)
 	}
 	if err := g.SessionStore.PutSession(ctx, address, session); err != nil {
 		return err
@@ -219,6 +237,7 @@ func (g *Guard) PutManySessions(ctx context.Context, sessions map[string][]byte)
 	defer g.mu.Unlock()
 	defer g.idle.Broadcast()
 	defer func() { g.sending = false }() // after the write: a transaction must read what it wrote
+	g.waitDecryptingLocked()             // see waitDecryptingLocked
 	for a := range sessions {
 		if at, ok := g.sendAt[a]; ok && at != g.version[a] {
 			g.Refused++
