@@ -80,15 +80,7 @@ func parseDockerfile(t *testing.T) dockerfile {
 // binary as entrypoint, and a CGO_ENABLED=0 build.
 func TestDockerfileShape(t *testing.T) {
 	d := parseDockerfile(t)
-	if !strings.HasPrefix(d.finalFrom, "gcr.io/distroless/static") && d.finalFrom != "scratch" {
-		t.Errorf("final stage FROM %s: want distroless static or scratch", d.finalFrom)
-	}
-	if d.user != "65532:65532" && d.user != "nonroot" && d.user != "nonroot:nonroot" {
-		t.Errorf("final stage USER %q: want the nonroot user 65532", d.user)
-	}
-	if d.entrypoint != `["messenger-operator"]` {
-		t.Errorf("ENTRYPOINT %s: want [\"messenger-operator\"] (the operator's pod templates call it by name)", d.entrypoint)
-	}
+	checkRuntimeStage(t, "final stage", stage{from: d.finalFrom, user: d.user, entrypoint: d.entrypoint})
 	if !strings.HasPrefix(d.buildLine, "CGO_ENABLED=0 go build ") {
 		t.Errorf("build line %q: want CGO_ENABLED=0 go build …", d.buildLine)
 	}
@@ -103,15 +95,7 @@ func TestDockerfileInstanceStage(t *testing.T) {
 	if !ok {
 		t.Fatal("no stage `FROM … AS instance`")
 	}
-	if !strings.HasPrefix(st.from, "gcr.io/distroless/static") && st.from != "scratch" {
-		t.Errorf("instance stage FROM %s: want distroless static or scratch", st.from)
-	}
-	if st.user != "65532:65532" && st.user != "nonroot" && st.user != "nonroot:nonroot" {
-		t.Errorf("instance stage USER %q: want the nonroot user 65532", st.user)
-	}
-	if st.entrypoint != `["messenger-operator"]` {
-		t.Errorf("instance stage ENTRYPOINT %s: want [\"messenger-operator\"]", st.entrypoint)
-	}
+	checkRuntimeStage(t, "instance stage", st)
 	m := regexp.MustCompile(` -o (\S+) \S+$`).FindStringSubmatch(d.instLine)
 	if m == nil {
 		t.Fatalf("instanceonly build line %q: want CGO_ENABLED=0 go build -tags instanceonly … -o OUT .", d.instLine)
@@ -278,5 +262,20 @@ func TestDockerignoreKeepsSources(t *testing.T) {
 		if strings.Contains(rel, "testdata") {
 			t.Errorf("%s is needed by the build but .dockerignore excludes testdata", rel)
 		}
+	}
+}
+
+// checkRuntimeStage: distroless static (or scratch), the nonroot user 65532 and the binary by
+// name as entrypoint (the operator's pod templates call `messenger-operator …`).
+func checkRuntimeStage(t *testing.T, what string, st stage) {
+	t.Helper()
+	if !strings.HasPrefix(st.from, "gcr.io/distroless/static") && st.from != "scratch" {
+		t.Errorf("%s FROM %s: want distroless static or scratch", what, st.from)
+	}
+	if st.user != "65532:65532" && st.user != "nonroot" && st.user != "nonroot:nonroot" {
+		t.Errorf("%s USER %q: want the nonroot user 65532", what, st.user)
+	}
+	if st.entrypoint != `["messenger-operator"]` {
+		t.Errorf("%s ENTRYPOINT %s: want [\"messenger-operator\"]", what, st.entrypoint)
 	}
 }

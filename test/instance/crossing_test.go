@@ -221,16 +221,7 @@ func checkJournal(t *testing.T, inst *rig.Instance, peers []string, in func(stri
 // peer's texts, in the order posted (check).
 func checkWebhook(t *testing.T, inbox *webhookInbox, peers []string, in func(string, int) string, n int, check checker) {
 	t.Helper()
-	err := rig.Until(context.Background(), "texts posted to the webhook", phoneWait, pollEvery, func() bool {
-		for _, p := range peers {
-			for i := range n {
-				if inbox.count(in(p, i)) == 0 {
-					return false
-				}
-			}
-		}
-		return true
-	})
+	err := waitPosted(inbox, peers, in, n)
 	inbox.mu.Lock()
 	defer inbox.mu.Unlock()
 	for _, p := range peers {
@@ -335,16 +326,7 @@ func TestInboundOrderUnderLoadAcrossKill9(t *testing.T) {
 // whose answer the killed instance never recorded) are counted and logged.
 func checkWebhookFirstInOrder(t *testing.T, inbox *webhookInbox, peers []string, in func(string, int) string, n int) {
 	t.Helper()
-	err := rig.Until(context.Background(), "texts posted to the webhook", phoneWait, pollEvery, func() bool {
-		for _, p := range peers {
-			for i := range n {
-				if inbox.count(in(p, i)) == 0 {
-					return false
-				}
-			}
-		}
-		return true
-	})
+	err := waitPosted(inbox, peers, in, n)
 	if err != nil {
 		t.Error(err)
 	}
@@ -371,4 +353,18 @@ func checkWebhookFirstInOrder(t *testing.T, inbox *webhookInbox, peers []string,
 		checkSequence(t, "webhook (first posts), from "+p, first, func(i int) string { return in(p, i) }, n)
 	}
 	t.Logf("webhook: %d repeated posts of a text", repeats)
+}
+
+// waitPosted waits until the webhook received in(p, 0..n-1) from every peer.
+func waitPosted(inbox *webhookInbox, peers []string, in func(string, int) string, n int) error {
+	return rig.Until(context.Background(), "texts posted to the webhook", phoneWait, pollEvery, func() bool {
+		for _, p := range peers {
+			for i := range n {
+				if inbox.count(in(p, i)) == 0 {
+					return false
+				}
+			}
+		}
+		return true
+	})
 }
