@@ -260,6 +260,7 @@ func (s *Server) runPhone(acct *account, dev *store.Device) (*Phone, error) {
 	sessionguard.Wrap(dev) // as the instance does: no lost Signal session updates
 	if _, ok := dev.Sessions.(phoneSessions); !ok {
 		dev.Sessions = phoneSessions{SessionStore: dev.Sessions, f: &p.inflight}
+		dev.SenderKeys = phoneSenderKeys{SenderKeyStore: dev.SenderKeys, f: &p.inflight}
 	}
 	p.cli = whatsmeow.NewClient(dev, waLog.Noop)
 	// Acknowledge a message only once it is on the phone's list, so a sandbox stopped in
@@ -321,6 +322,9 @@ func (p *Phone) onEvent(evt any) {
 		p.recordReceipt(e)
 	case *events.UndecryptableMessage:
 		p.inflight.settle()
+		if p.inflight.isStopping() {
+			return // refused on purpose (phone_inflight.go): delivered again after the restart
+		}
 		p.srv.log.Warn("phone could not decrypt a message", "phone", p.acct.Phone, "id", e.Info.ID,
 			"from", e.Info.Sender.String(), "unavailable", e.IsUnavailable)
 	case *events.ChatPresence:

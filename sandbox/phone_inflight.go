@@ -88,3 +88,22 @@ type phoneSessions struct {
 func (s phoneSessions) PutSession(ctx context.Context, address string, session []byte) error {
 	return s.f.put(func() error { return s.SessionStore.PutSession(ctx, address, session) })
 }
+
+// phoneSenderKeys is a phone's sender-key store, reporting sender-key writes (group
+// decryptions, whose chain steps are as final as a session's) to the phone's inflight.
+type phoneSenderKeys struct {
+	store.SenderKeyStore
+	f *inflight
+}
+
+// PutSenderKey writes a sender key unless the phone is stopping.
+func (s phoneSenderKeys) PutSenderKey(ctx context.Context, group, user string, session []byte) error {
+	return s.f.put(func() error { return s.SenderKeyStore.PutSenderKey(ctx, group, user, session) })
+}
+
+// isStopping tells whether stop began: decryptions fail then on purpose.
+func (f *inflight) isStopping() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.stopping
+}
