@@ -43,6 +43,8 @@ type Phone struct {
 	acct  *account
 	cli   *whatsmeow.Client
 	ready chan struct{}
+	// inflight holds a stop until the message decrypted last is listed (phone_inflight.go).
+	inflight inflight
 
 	mu         sync.Mutex
 	messages   []*PhoneMessage // received and sent, in order
@@ -256,6 +258,10 @@ func (s *Server) startPhones(ctx context.Context) error {
 func (s *Server) runPhone(acct *account, dev *store.Device) (*Phone, error) {
 	p := &Phone{srv: s, acct: acct, ready: make(chan struct{}), byID: map[string]*PhoneMessage{}}
 	sessionguard.Wrap(dev) // as the instance does: no lost Signal session updates
+	if _, ok := dev.Sessions.(phoneSessions); !ok {
+		dev.Sessions = phoneSessions{SessionStore: dev.Sessions, f: &p.inflight}
+		dev.SenderKeys = phoneSenderKeys{SenderKeyStore: dev.SenderKeys, f: &p.inflight}
+	}
 	p.cli = whatsmeow.NewClient(dev, waLog.Noop)
 	// Acknowledge a message only once it is on the phone's list, so a sandbox stopped in
 	// between delivers it again after its restart rather than losing it.
@@ -294,7 +300,11 @@ func (p *Phone) waitReady(ctx context.Context) error {
 	}
 }
 
-func (p *Phone) stop() { p.cli.Disconnect() }
+// stop disconnects the phone once the message it is handling, if any, is on its list.
+func (p *Phone) stop() {
+	p.cli.Disconnect()
+	p.inflight.stop()
+}
 
 // onEvent records what the phone sees.
 func (p *Phone) onEvent(evt any) {
@@ -307,9 +317,14 @@ func (p *Phone) onEvent(evt any) {
 		}
 	case *events.Message:
 		p.recordMessage(e)
+		p.inflight.settle()
 	case *events.Receipt:
 		p.recordReceipt(e)
 	case *events.UndecryptableMessage:
+		p.inflight.settle()
+		if p.inflight.isStopping() {
+			return // refused on purpose (phone_inflight.go): delivered again after the restart
+		}
 		p.srv.log.Warn("phone could not decrypt a message", "phone", p.acct.Phone, "id", e.Info.ID,
 			"from", e.Info.Sender.String(), "unavailable", e.IsUnavailable)
 	case *events.ChatPresence:

@@ -142,7 +142,8 @@ func (s *Server) URL() string { return "http://" + s.ln.Addr().String() }
 func (s *Server) RootPublicKey() [32]byte { return *s.trust.root.Pub }
 
 // Close stops the phones and the server, and saves the network when persistent: the phones
-// first (so they acknowledge nothing more), then every client connection (waiting for the nodes
+// first (so they acknowledge nothing more; each waits until the message it was handling is on
+// its list, see phone_inflight.go), then every client connection (waiting for the nodes
 // being handled), then the last save of the network and of the phones' message lists.
 func (s *Server) Close() error {
 	s.mu.Lock()

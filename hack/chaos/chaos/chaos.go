@@ -124,12 +124,6 @@ func setUp(ctx context.Context, cfg Config, work string) (*fleet, error) {
 			return nil, fmt.Errorf("instance %d: %w", i, err)
 		}
 	}
-	for _, n := range f.nodes {
-		if err := n.warmUp(ctx, sb); err != nil {
-			f.tearDown()
-			return nil, fmt.Errorf("instance %d: %w", n.idx, err)
-		}
-	}
 	fmt.Fprintf(cfg.Out, "%d instances paired; injecting %v every %s for %s\n", cfg.Instances, cfg.Kinds, cfg.Every, cfg.Duration)
 	return f, nil
 }
