@@ -102,38 +102,3 @@ func (n *node) seen(ctx context.Context, sb *rig.Sandbox) (out, in map[string]in
 	}
 	return out, in, nil
 }
-
-// warmUp exchanges one text each way (not counted) before the traffic starts, so that the Signal
-// sessions exist. First messages that cross are safe on their own now (TestCrossingFirstMessages),
-// but without the warm-up two runs of TestChaosShort lost one text each ("old counter" on the
-// phone after a sandbox restart, 2026-12-03): crossing under faults is a gap of its own.
-func (n *node) warmUp(ctx context.Context, sb *rig.Sandbox) error {
-	out, in := fmt.Sprintf("warm-up %d out", n.idx), fmt.Sprintf("warm-up %d in", n.idx)
-	if _, _, err := n.inst.SendText(ctx, peer, out); err != nil {
-		return err
-	}
-	err := rig.Until(ctx, "the warm-up text on the phone", time.Minute, 100*time.Millisecond, func() bool {
-		msgs, err := sb.Messages(ctx, peer)
-		for _, m := range msgs {
-			if err == nil && m.Body == out {
-				return true
-			}
-		}
-		return false
-	})
-	if err != nil {
-		return err
-	}
-	if err := sb.Send(ctx, peer, n.account, in); err != nil {
-		return err
-	}
-	return rig.Until(ctx, "the warm-up text in the journal", time.Minute, 100*time.Millisecond, func() bool {
-		msgs, err := n.inst.Messages(ctx)
-		for _, m := range msgs {
-			if err == nil && m.Body == in {
-				return true
-			}
-		}
-		return false
-	})
-}
