@@ -78,41 +78,24 @@ func TestBinarySandbox(t *testing.T) {
 
 // A persistent sandbox keeps accounts, devices, keys and offline messages across restarts.
 func TestPersistenceAcrossRestart(t *testing.T) {
-	dir := t.TempDir()
-	srv, err := sandbox.Start(context.Background(), sandbox.Options{Listen: "127.0.0.1:0", DataDir: dir})
-	if err != nil {
-		t.Fatal(err)
-	}
-	n := &network{t: t, url: srv.URL()}
-	n.addPhone("15550001111", "Alice")
-	n.addPhone("15550002222", "Bob")
-	alice := newClient(t, n)
-	alice.pair(n, "15550001111")
+	n := startPersistent(t)
+	alice := n.aliceLinked()
 	alice.cli.Disconnect()
 	var sent phoneMessage
 	n.mustCall("POST", "/sandbox/phones/15550002222/messages", map[string]string{"to": "15550001111", "body": "kept"}, &sent)
-	if err := srv.Close(); err != nil {
-		t.Fatalf("close: %v", err)
-	}
-
-	srv2, err := sandbox.Start(context.Background(), sandbox.Options{Listen: "127.0.0.1:0", DataDir: dir})
-	if err != nil {
-		t.Fatalf("restart: %v", err)
-	}
-	t.Cleanup(func() { _ = srv2.Close() })
-	n2 := &network{t: t, url: srv2.URL()}
+	n.restart()
 	var phones struct{ Phones []sandbox.PhoneInfo }
-	n2.mustCall("GET", "/sandbox/phones", nil, &phones)
+	n.mustCall("GET", "/sandbox/phones", nil, &phones)
 	if len(phones.Phones) != 2 {
 		t.Fatalf("phones after restart: %+v", phones.Phones)
 	}
-	reconnect(t, alice, n2)
+	reconnect(t, alice, n.network)
 	waitEvent(alice, func(m *events.Message) bool { return m.Info.ID == sent.ID && m.Message.GetConversation() == "kept" })
 	resp, err := alice.cli.SendMessage(context.Background(), types.NewJID("15550002222", types.DefaultUserServer), text("still here"))
 	if err != nil {
 		t.Fatalf("send after restart: %v", err)
 	}
-	n2.waitPhoneMessage("15550002222", func(m phoneMessage) bool { return m.ID == resp.ID })
+	n.waitPhoneMessage("15550002222", func(m phoneMessage) bool { return m.ID == resp.ID })
 }
 
 // reconnect points an existing client at a (restarted) sandbox and logs it in again.

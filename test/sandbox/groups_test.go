@@ -287,12 +287,7 @@ func TestPhoneGroupActions(t *testing.T) {
 
 // A persistent sandbox keeps a group's admins, description and invite code across restarts.
 func TestGroupStatePersists(t *testing.T) {
-	dir := t.TempDir()
-	srv, err := sandbox.Start(context.Background(), sandbox.Options{Listen: "127.0.0.1:0", DataDir: dir})
-	if err != nil {
-		t.Fatal(err)
-	}
-	n := &network{t: t, url: srv.URL()}
+	n := startPersistent(t)
 	for phone, name := range map[string]string{"15550002222": "Bob", "15550003333": "Carol", "15550004444": "Dave"} {
 		n.addPhone(phone, name)
 	}
@@ -304,22 +299,13 @@ func TestGroupStatePersists(t *testing.T) {
 	n.mustCall("POST", base+"/description", map[string]string{"description": "Survives"}, nil)
 	var link map[string]string
 	n.mustCall("POST", base+"/invite", nil, &link)
-	if err := srv.Close(); err != nil {
-		t.Fatalf("close: %v", err)
-	}
-
-	srv2, err := sandbox.Start(context.Background(), sandbox.Options{Listen: "127.0.0.1:0", DataDir: dir})
-	if err != nil {
-		t.Fatalf("restart: %v", err)
-	}
-	t.Cleanup(func() { _ = srv2.Close() })
-	n2 := &network{t: t, url: srv2.URL()}
-	g := n2.phoneGroup("15550003333", gid)
+	n.restart()
+	g := n.phoneGroup("15550003333", gid)
 	if g == nil || g.Description != "Survives" || !hasPhone(g.Admins, "15550003333") || !hasPhone(g.Admins, "15550002222") {
 		t.Fatalf("after the restart the group is %+v", g)
 	}
-	n2.mustCall("POST", "/sandbox/phones/15550004444/groups/join", map[string]string{"code": link["code"]}, nil)
-	if g := n2.phoneGroup("15550004444", gid); participant(g, "15550004444") == nil {
+	n.mustCall("POST", "/sandbox/phones/15550004444/groups/join", map[string]string{"code": link["code"]}, nil)
+	if g := n.phoneGroup("15550004444", gid); participant(g, "15550004444") == nil {
 		t.Fatalf("joining by the code kept across the restart failed: %+v", g)
 	}
 }

@@ -8,8 +8,6 @@ import (
 	"time"
 
 	"go.mau.fi/whatsmeow/types"
-
-	"github.com/messenger-operator/messenger-operator/sandbox"
 )
 
 // A persistent sandbox restarted while texts to a phone are in flight loses none of them: each
@@ -17,19 +15,8 @@ import (
 // decrypted a text (its Signal session moved on) but not yet listed it when its list was saved
 // dropped the redelivered copy ("received message with old counter").
 func TestRestartWithTextsInFlightToAPhone(t *testing.T) {
-	dir := t.TempDir()
-	srv, err := sandbox.Start(context.Background(), sandbox.Options{Listen: "127.0.0.1:0", DataDir: dir})
-	if err != nil {
-		t.Fatal(err)
-	}
-	n := &network{t: t, url: srv.URL()}
-	n.addPhone("15550001111", "Alice")
-	n.addPhone("15550002222", "Bob")
-	alice := newClient(t, n)
-	// Alice reconnects when the test says (reconnect, after each restart): whatsmeow's own
-	// reconnect loop would race its connection handling under -race while the sandbox is away.
-	alice.cli.EnableAutoReconnect = false
-	alice.pair(n, "15550001111")
+	n := startPersistent(t)
+	alice := n.aliceLinked()
 	bob := types.NewJID("15550002222", types.DefaultUserServer)
 	var accepted []string
 	for round := range 3 {
@@ -54,17 +41,11 @@ func TestRestartWithTextsInFlightToAPhone(t *testing.T) {
 		}()
 		<-first
 		n.waitPhoneMessage("15550002222", func(phoneMessage) bool { return true })
-		if err := srv.Close(); err != nil {
-			t.Fatalf("close: %v", err)
-		}
+		n.stop()
 		wg.Wait()
-		if srv, err = sandbox.Start(context.Background(), sandbox.Options{Listen: "127.0.0.1:0", DataDir: dir}); err != nil {
-			t.Fatalf("restart: %v", err)
-		}
-		n = &network{t: t, url: srv.URL()}
-		reconnect(t, alice, n)
+		n.start()
+		reconnect(t, alice, n.network)
 	}
-	t.Cleanup(func() { _ = srv.Close() })
 	seen := map[string]int{}
 	for deadline := time.Now().Add(waitFor); ; time.Sleep(50 * time.Millisecond) {
 		clear(seen)
